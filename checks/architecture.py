@@ -1,0 +1,179 @@
+"""Compares the layer events of a submitted network's forward pass (see `grader/trace.py`) with the
+reference's, in two ways:
+
+- `describe_differences`: the structural defects a human grader would name ("second conv uses padding 2;
+  the handout says none", "no ReLU after FC 120", "average pooling where max pooling is specified",
+  "BatchNorm after the last FC"). Used for feedback only.
+- `map_parameters`: which of the student's tensors plays the role of each reference tensor, by the order
+  in which the forward pass uses them; the grader copies them into the reference network and compares
+  outputs, which is what decides the item (functional equivalence, not names).
+Pure functions over plain dicts: testable without torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LAYER_OPS = ("conv", "linear")
+IGNORED = ("dropout", "other")  # dropout is optional in the handout; bookkeeping ops say nothing
+
+
+@dataclass(frozen=True)
+class Block:
+    """A parametric layer and the non-parametric operations that follow it up to the next one."""
+
+    layer: dict
+    after: tuple[dict, ...]
+
+    @property
+    def after_ops(self) -> tuple[str, ...]:
+        return tuple(e["op"] for e in self.after if e["op"] not in IGNORED)
+
+
+def blocks(events: list[dict]) -> tuple[tuple[dict, ...], list[Block]]:
+    """Split events into (ops before the first layer, blocks)."""
+    head: list[dict] = []
+    out: list[Block] = []
+    for e in events:
+        if e["op"] in LAYER_OPS:
+            out.append(Block(layer=e, after=()))
+        elif out:
+            out[-1] = Block(layer=out[-1].layer, after=out[-1].after + (e,))
+        else:
+            head.append(e)
+    return tuple(head), out
+
+
+def layer_names(reference: list[Block]) -> list[str]:
+    """Human names for the reference layers: "conv 1", "conv 2", "FC 120", "FC 84", "the last FC"."""
+    names, n_conv = [], 0
+    for i, b in enumerate(reference):
+        if b.layer["op"] == "conv":
+            n_conv += 1
+            names.append(f"conv {n_conv}")
+        else:
+            names.append("the last FC" if i == len(reference) - 1 else f"FC {b.layer['out']}")
+    return names
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"#{n}")
+
+
+def _conv_defects(name: str, s: dict, r: dict) -> list[str]:
+    out = []
+    if s["out"] != r["out"]:
+        out.append(f"{name} has {s['out']} output channels; the handout says {r['out']}")
+    if s["kernel"] != r["kernel"]:
+        out.append(f"{name} uses a {'x'.join(map(str, s['kernel']))} kernel; the handout says {'x'.join(map(str, r['kernel']))}")
+    if s["stride"] != r["stride"]:
+        out.append(f"{name} uses stride {s['stride'][0] if len(set(s['stride'])) == 1 else s['stride']}; the handout says {r['stride'][0]}")
+    if s["padding"] != r["padding"]:
+        pad = s["padding"][0] if len(set(s["padding"])) == 1 else s["padding"]
+        out.append(f"{name} uses padding {pad}; the handout says none")
+    if s.get("dilation", [1, 1]) != r.get("dilation", [1, 1]) or s.get("groups", 1) != r.get("groups", 1):
+        out.append(f"{name} uses dilation {s.get('dilation')} / groups {s.get('groups')}; the handout uses a plain convolution")
+    return out
+
+
+def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[str]:
+    """Defects in what follows a layer. Order within the block is not judged: ReLU and max pooling commute."""
+    out = []
+    sops, rops = list(s.after_ops), list(r.after_ops)
+    if "batch_norm" in sops and "batch_norm" not in rops:
+        out.append(f"BatchNorm after {name}" + ("; the handout puts none after the last FC" if is_last else "; this network has none"))
+    if "batch_norm" in rops and "batch_norm" not in sops:
+        out.append(f"no BatchNorm after {name}")
+    if "relu" in rops and "relu" not in sops:
+        other = [e.get("name") for e in s.after if e["op"] == "activation"]
+        out.append(f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else ""))
+    if "relu" in sops and "relu" not in rops:
+        out.append(f"a ReLU after {name}" + ("; the logits must not pass through an activation" if is_last else "; the handout has none there"))
+    if sops.count("relu") > 1 and rops.count("relu") == 1:
+        out.append(f"ReLU applied {sops.count('relu')} times after {name}")
+    for e in s.after:
+        if e["op"] == "activation" and "relu" in rops:
+            out.append(f"{e['name']} after {name} where the handout uses ReLU")
+    if "max_pool" in rops and "max_pool" not in sops:
+        out.append(f"average pooling after {name} where max pooling is specified" if "avg_pool" in sops
+                   else f"no max pooling after {name}")
+    elif "max_pool" in rops:
+        sp = next(e for e in s.after if e["op"] == "max_pool")
+        rp = next(e for e in r.after if e["op"] == "max_pool")
+        if sp.get("kernel") != rp["kernel"] or sp.get("stride") != rp["stride"]:
+            out.append(f"max pooling after {name} uses kernel {sp.get('kernel')} stride {sp.get('stride')}; "
+                       f"the handout says kernel {rp['kernel'][0]}, stride {rp['stride'][0]}")
+    if "max_pool" not in rops and ("max_pool" in sops or "avg_pool" in sops):
+        out.append(f"pooling after {name}; the handout pools only after the convolutions")
+    if "softmax" in sops:
+        out.append(f"{'log-' if any(e.get('log') for e in s.after if e['op'] == 'softmax') else ''}softmax applied in "
+                   f"forward after {name}; Net must return the raw logits (the loss applies the softmax)")
+    return out
+
+
+def describe_differences(student: list[dict], reference: list[dict]) -> list[str]:
+    """Structural defects of the student's forward pass relative to the reference, in forward order."""
+    s_head, s_blocks = blocks(student)
+    _, r_blocks = blocks(reference)
+    defects: list[str] = []
+    if any(e["op"] not in IGNORED for e in s_head):
+        defects.append(f"operations before the first conv: {', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}")
+    s_kinds = [b.layer["op"] for b in s_blocks]
+    r_kinds = [b.layer["op"] for b in r_blocks]
+    if s_kinds != r_kinds:
+        n_sc, n_rc = s_kinds.count("conv"), r_kinds.count("conv")
+        n_sl, n_rl = s_kinds.count("linear"), r_kinds.count("linear")
+        if n_sc != n_rc:
+            defects.append(f"{n_sc} convolution layers; the handout has {n_rc}")
+        if n_sl != n_rl:
+            defects.append(f"{n_sl} fully connected layers; the handout has {n_rl} (FC {', FC '.join(str(b.layer['out']) for b in r_blocks if b.layer['op'] == 'linear')})")
+        if n_sc == n_rc and n_sl == n_rl:
+            defects.append("the layers run in a different order: " + " -> ".join(s_kinds))
+        return defects
+    names = layer_names(r_blocks)
+    for i, (s, r) in enumerate(zip(s_blocks, r_blocks)):
+        name = names[i]
+        if r.layer["op"] == "conv":
+            defects += _conv_defects(f"the {_ordinal(i + 1)} conv" if i else "the first conv", s.layer, r.layer)
+        elif s.layer["out"] != r.layer["out"]:
+            defects.append(f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}")
+        elif s.layer["in"] != r.layer["in"]:
+            defects.append(f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}")
+        defects += _after_defects(name, s, r, is_last=i == len(r_blocks) - 1)
+    return defects
+
+
+class MappingError(ValueError):
+    """The student's tensors cannot be matched with the reference's."""
+
+
+def map_parameters(student: list[dict], reference: list[dict], student_shapes: dict[str, list[int]],
+                   reference_shapes: dict[str, list[int]]) -> dict[str, str | None]:
+    """reference tensor name -> student tensor name (None: the student has none, e.g. a conv without bias
+    before BatchNorm, or BatchNorm without affine parameters, which the reference fills with the identity)."""
+    _, s_blocks = blocks(student)
+    _, r_blocks = blocks(reference)
+    if [b.layer["op"] for b in s_blocks] != [b.layer["op"] for b in r_blocks]:
+        raise MappingError("the sequence of conv and FC layers differs from the reference")
+    mapping: dict[str, str | None] = {}
+
+    def pair(r_event: dict, s_event: dict, keys: tuple[str, ...]) -> None:
+        for k in keys:
+            r_name, s_name = r_event.get(k), s_event.get(k)
+            if r_name is None:
+                continue
+            if s_name is not None and list(student_shapes.get(s_name, [])) != list(reference_shapes[r_name]):
+                raise MappingError(f"{s_name} has shape {student_shapes.get(s_name)}, the reference's {r_name} has "
+                                   f"{reference_shapes[r_name]}")
+            if k == "weight" and s_name is None and r_event["op"] in LAYER_OPS:
+                raise MappingError(f"the weights of the layer matching {r_name} are not parameters of the model")
+            mapping[r_name] = s_name
+
+    for s, r in zip(s_blocks, r_blocks):
+        pair(r.layer, s.layer, ("weight", "bias"))
+        s_bn = [e for e in s.after if e["op"] == "batch_norm"]
+        r_bn = [e for e in r.after if e["op"] == "batch_norm"]
+        if len(s_bn) != len(r_bn):
+            raise MappingError("BatchNorm layers differ from the reference")
+        for sb, rb in zip(s_bn, r_bn):
+            pair(rb, sb, ("weight", "bias", "running_mean", "running_var"))
+    return mapping

@@ -1,0 +1,24 @@
+"""The plain result of judging one rubric item: what fraction of its points it earns and why."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fraction: float  # share of the item's points earned, 0.0 .. 1.0
+    feedback: str  # one or more sentences naming what is right or which defect was found
+    notes: tuple[str, ...] = field(default_factory=tuple)  # remarks that do not change the score
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"fraction must lie in [0, 1], got {self.fraction}")
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """Outcome of one verification of the reference (shown in the report's 'reference verified' section)."""
+
+    name: str  # e.g. "Eq. 4 for normal y"
+    passed: bool
+    detail: str  # how it was checked: method, sample size, seed, tolerance, measured value

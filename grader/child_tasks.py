@@ -1,0 +1,246 @@
+"""The tasks a child runs on student code, by phase. Each takes the child Context and the task name, puts
+arrays with `ctx.put`, and returns a small JSON-safe dict. Inputs come from the parent through `ctx.array`.
+Judging happens in the parent: these functions only observe what the student's code does.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+
+import numpy as np
+import torch
+
+from grader.engine import Protocol, predict, train_variant
+from grader.trace import trace_forward
+
+CONTRACT = ("Net", "init_weights", "NetBN", "loss_fn", "bptt_gradients", "Adam", "RMSProp", "augment")
+
+
+def names(ctx, task):
+    found = {}
+    for name in CONTRACT:
+        obj = getattr(ctx.module, name, None)
+        found[name] = ("class" if inspect.isclass(obj) else "callable" if callable(obj) else
+                       "missing" if obj is None else type(obj).__name__)
+    return {"names": found}
+
+
+def _export_state(ctx, prefix: str, model: torch.nn.Module, events: list[dict]) -> dict[str, list[int]]:
+    """Save every tensor the forward pass used; returns name -> shape."""
+    tensors = dict(model.named_parameters()) | dict(model.named_buffers())
+    used = {e[k] for e in events for k in ("weight", "bias", "running_mean", "running_var") if e.get(k)}
+    shapes = {}
+    for i, name in enumerate(sorted(used)):
+        t = tensors[name]
+        ctx.put(f"{prefix}_t{i}", t.detach().float())
+        shapes[name] = [f"{prefix}_t{i}", list(t.shape)]
+    return shapes
+
+
+def _build(ctx, cls_name: str) -> torch.nn.Module:
+    model = ctx.get(cls_name)()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{cls_name}() returned {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def architecture(ctx, task):
+    """Trace Net (eval mode) or NetBN (a train-mode pass, then eval mode) on the parent's inputs."""
+    cls_name = task.split(":")[1]
+    torch.manual_seed(0)
+    model = _build(ctx, cls_name)
+    x1, x2 = torch.from_numpy(ctx.array("arch_x1")), torch.from_numpy(ctx.array("arch_x2"))
+    out = {}
+    with torch.no_grad():
+        if cls_name == "NetBN":
+            model.train()
+            events_train, y_train = trace_forward(model, x1)
+            ctx.put(f"{cls_name}_y_train", y_train.float())
+            out["events_train"] = events_train
+        model.eval()
+        events, y = trace_forward(model, x2)
+    ctx.put(f"{cls_name}_y_eval", y.float())
+    out["events"] = events
+    out["tensors"] = _export_state(ctx, cls_name, model, events + out.get("events_train", []))
+    return out
+
+
+def loss(ctx, task):
+    fn = ctx.get("loss_fn")
+    logits, targets = torch.from_numpy(ctx.array("loss_logits")), torch.from_numpy(ctx.array("loss_targets"))  # (R, N, 10), (R, N)
+    values = []
+    for lg, tg in zip(logits, targets):
+        v = fn(lg.clone(), tg.clone())
+        if not isinstance(v, torch.Tensor) or v.numel() != 1:
+            raise TypeError(f"loss_fn returned {type(v).__name__}{'' if not isinstance(v, torch.Tensor) else ' of shape ' + str(tuple(v.shape))}, expected a scalar tensor")
+        values.append(float(v.detach()))
+    ctx.put("loss_values", np.asarray(values, dtype=np.float64))
+    return {}
+
+
+def init(ctx, task):
+    """Call init_weights on fresh Net()s with several seeds; export each conv/linear weight and bias."""
+    fn = ctx.get("init_weights")
+    draws = int(ctx.request.get("init_draws", 8))
+    layers = None
+    for k in range(draws):
+        torch.manual_seed(1000 + k)
+        model = _build(ctx, "Net")
+        fn(model)
+        with torch.no_grad():
+            events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
+        tensors = dict(model.named_parameters())
+        layer_events = [e for e in events if e["op"] in ("conv", "linear")]
+        layers = [{"op": e["op"], "weight": e["weight"], "bias": e["bias"]} for e in layer_events]
+        for i, e in enumerate(layer_events):
+            ctx.put(f"init_w{i}_d{k}", tensors[e["weight"]].detach().double())
+            if e["bias"]:
+                ctx.put(f"init_b{i}_d{k}", tensors[e["bias"]].detach().double())
+    return {"layers": layers, "draws": draws}
+
+
+def bptt(ctx, task):
+    fn = ctx.get("bptt_gradients")
+    count = int(ctx.request["bptt_instances"])
+    keys = ("W_xh", "W_hh", "b_h", "W_hz", "b_z")
+    returned = []
+    for i in range(count):
+        params = {k: ctx.array(f"bptt{i}_{k}").copy() for k in keys}
+        grads = fn(params, ctx.array(f"bptt{i}_xs").copy(), ctx.array(f"bptt{i}_ys").copy(), ctx.array(f"bptt{i}_h0").copy())
+        if not isinstance(grads, dict):
+            raise TypeError(f"bptt_gradients returned {type(grads).__name__}, expected a dict")
+        got = []
+        for k in keys:
+            if k in grads:
+                ctx.put(f"bptt{i}_grad_{k}", np.asarray(grads[k], dtype=np.float64))
+                got.append(k)
+        returned.append(got)
+    return {"returned": returned}
+
+
+class _LibraryCallWatch:
+    """Notes calls into torch's own Adam/RMSprop code while student code runs (a profile hook sees
+    Python functions and C builtins alike)."""
+
+    MODULES = ("torch.optim.adam", "torch.optim.rmsprop", "torch.optim.adamw", "torch.optim._functional")
+    BUILTINS = ("_fused_adam_", "_fused_adamw_")
+
+    def __init__(self) -> None:
+        self.calls: set[str] = set()
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            mod = frame.f_globals.get("__name__", "")
+            if mod.startswith(self.MODULES):
+                self.calls.add(f"{mod}.{frame.f_code.co_name}")
+        elif event == "c_call" and getattr(arg, "__name__", "") in self.BUILTINS:
+            self.calls.add(arg.__name__)
+
+    def __enter__(self):
+        sys.setprofile(self)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(None)
+
+
+def optimizer(ctx, task):
+    """Run the student's optimizer on the parent's least-squares problems; export the trajectories."""
+    name = task.split(":")[1]  # "Adam" or "RMSProp"
+    cls = ctx.get(name)
+    settings = ctx.request["optimizer_settings"][name]
+    X, Y, W0 = (torch.from_numpy(ctx.array(f"opt_{k}")) for k in ("X", "Y", "W0"))  # (N, D), (N, K), (K, D) float64
+    steps = int(ctx.request["optimizer_steps"])
+    watch = _LibraryCallWatch()
+    errors = {}
+    for s, kwargs in enumerate(settings):
+        w = W0.clone().requires_grad_(True)
+        b = torch.zeros(W0.shape[0], dtype=torch.float64, requires_grad=True)
+        try:
+            with watch:
+                opt = cls([w, b], **kwargs)
+                traj = []
+                for _ in range(steps):
+                    opt.zero_grad()
+                    ((X @ w.T + b - Y) ** 2).mean().backward()
+                    opt.step()
+                    traj.append(torch.cat([w.detach().flatten(), b.detach()]).clone())
+            ctx.put(f"opt_{name}_{s}", torch.stack(traj))  # (steps, K*D + K)
+        except Exception as e:  # noqa: BLE001  one failing setting must not hide the others
+            from grader.child import describe_exception
+
+            errors[str(s)] = describe_exception(e)
+    return {"library_calls": sorted(watch.calls), "errors": errors}
+
+
+class _TransformsWatch(_LibraryCallWatch):
+    MODULES = ("torchvision.transforms",)
+    BUILTINS = ()
+
+
+def augmentation(ctx, task):
+    fn = ctx.get("augment")
+    images = torch.from_numpy(ctx.array("aug_images"))  # (N, 3, 32, 32) float32
+    before = images.clone()
+    with _TransformsWatch() as watch:
+        a = fn(images, torch.Generator().manual_seed(7))
+        b = fn(images, torch.Generator().manual_seed(7))
+        c = fn(images, torch.Generator().manual_seed(8))
+    for key, t in (("a", a), ("b", b), ("c", c)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"augment returned {type(t).__name__}, expected a tensor")
+        ctx.put(f"aug_{key}", t.detach())
+    return {"dtype": str(a.dtype).replace("torch.", ""), "input_modified": not torch.equal(images, before),
+            "transforms_calls": sorted(watch.calls)}
+
+
+VARIANTS = {"net": ("Net", False), "kaiming": ("Net", True), "bn": ("NetBN", False)}
+
+
+def train_run(ctx, task):
+    """One graded training run with the grader's engine and protocol; exports the weights after every epoch."""
+    variant = task.split(":")[1]
+    cls_name, use_init = VARIANTS[variant]
+    protocol = Protocol(**ctx.request["protocol"])
+    seed = int(ctx.request["seed"])
+    train_x = torch.from_numpy(np.array(ctx.array("train_x")))  # (N, 3, 32, 32) uint8
+    train_y = torch.from_numpy(np.array(ctx.array("train_y")))
+    traced: dict = {}
+
+    def record_start(model: torch.nn.Module) -> None:
+        with torch.no_grad():
+            traced["events"], _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
+        traced["e0"] = _export_state(ctx, f"{variant}_e0", model, traced["events"])
+
+    init_fn = ctx.get("init_weights") if use_init else None
+    model, result = train_variant(lambda: ctx.get(cls_name)(), init_fn, train_x, train_y, protocol, seed, on_ready=record_start)
+    events = traced["events"]
+    tensors = {"e0": traced["e0"]}
+    for epoch, state in enumerate(result.epoch_states, start=1):
+        model.load_state_dict(state)
+        tensors[f"e{epoch}"] = _export_state(ctx, f"{variant}_e{epoch}", model, events)
+    for epoch, state in enumerate(result.epoch_states, start=1):
+        torch.save(state, ctx.base / "work" / f"{variant}_e{epoch}.pt")  # for a later predict phase; never read by the parent
+    return {"events": events, "tensors": tensors, "steps": result.steps, "losses": result.losses,
+            "diverged_at": result.diverged_at, "images_per_s": result.images_per_s, "seconds": result.seconds}
+
+
+def predict_run(ctx, task):
+    """Predict classes for the (perturbed, unlabelled) test images with the trained weights of a run."""
+    variant, epochs = task.split(":")[1], int(ctx.request["epochs"])
+    cls_name, _ = VARIANTS[variant]
+    model = _build(ctx, cls_name)
+    test_x = torch.from_numpy(np.array(ctx.array("test_x")))
+    for epoch in range(1, epochs + 1):
+        state = torch.load(ctx.base / "work" / f"{variant}_e{epoch}.pt", weights_only=True)
+        model.load_state_dict(state)
+        ctx.put(f"pred_{variant}_e{epoch}", predict(model, test_x).to(torch.int64))
+    return {}
+
+
+PHASES = {
+    "probe": {"names": names, "arch": architecture, "loss": loss, "init": init, "bptt": bptt,
+              "optimizer": optimizer, "augment": augmentation},
+    "train": {"train": train_run},
+    "predict": {"predict": predict_run},
+}

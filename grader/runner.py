@@ -1,0 +1,101 @@
+"""Runs tasks on a submission in sandboxed children and collects their raw, validated observations.
+
+One `SubmissionRun` per graded submission: it owns a private scratch directory (a copy of the submission,
+the inputs, one output folder per child) and recovers from children that crash or hang: the task that was
+running is marked failed with the reason, and a fresh child runs the remaining tasks.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader.sandbox import ChildOutcome, Isolation, Limits, load_array, make_scratch, run_child
+from grader.submission import Entry, locate_entry
+
+
+@dataclass
+class TaskOutcome:
+    ok: bool
+    error: str = ""  # why it failed, in words a student can act on
+    data: dict = field(default_factory=dict)  # the child's JSON for this task
+    out_dir: Path | None = None  # where its arrays are
+    seconds: float = 0.0
+
+    def array(self, name: str, **expect) -> np.ndarray:
+        if self.out_dir is None:
+            raise ValueError("no output")
+        return load_array(self.out_dir, name, **expect)
+
+
+class SubmissionRun:
+    def __init__(self, folder: Path, limits: Limits, iso: Isolation, hidden: list[Path], threads: int = 2,
+                 scratch_base: Path | None = None) -> None:
+        self.folder, self.limits, self.iso, self.hidden, self.threads = folder, limits, iso, hidden, threads
+        self.entry: Entry = locate_entry(folder)
+        self.scratch = make_scratch(folder if self.entry.file else _empty_dir(scratch_base), base=scratch_base)
+        if self.entry.notebook_source is not None:
+            (self.scratch / "submission" / self.entry.file).write_text(self.entry.notebook_source)
+        self._children = 0
+        self.child_seconds: dict[str, float] = {}  # phase -> wall seconds, for the report
+
+    def put_inputs(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, arr in arrays.items():
+            np.save(self.scratch / "in" / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+
+    def run(self, phase: str, tasks: list[str], request: dict, timeout_s: float | None = None) -> dict[str, TaskOutcome]:
+        if not self.entry.file:
+            return {t: TaskOutcome(False, error=self.entry.problem) for t in tasks}
+        limits = self.limits if timeout_s is None else _with_wall(self.limits, timeout_s)
+        results: dict[str, TaskOutcome] = {}
+        remaining = list(tasks)
+        while remaining:
+            outcome = run_child(phase, {**request, "tasks": remaining, "entry": self.entry.file, "threads": self.threads},
+                                self.scratch, limits, self.iso, self.hidden)
+            self.child_seconds[phase] = self.child_seconds.get(phase, 0.0) + outcome.seconds
+            self._children += 1
+            kept = self.scratch / f"out{self._children}"
+            shutil.move(str(outcome.out_dir), kept)  # the next child gets a fresh out/
+            reported = outcome.results.get("tasks", {}) if isinstance(outcome.results.get("tasks"), dict) else {}
+            for t in remaining:
+                r = reported.get(t)
+                if isinstance(r, dict) and isinstance(r.get("ok"), bool):
+                    results[t] = TaskOutcome(ok=r["ok"], error=str(r.get("error", ""))[:2000], data=r, out_dir=kept,
+                                             seconds=float(r.get("seconds", 0) or 0))
+            remaining = [t for t in remaining if t not in results]
+            if not remaining or outcome.status == "ok" and outcome.results.get("_complete") is True:
+                for t in remaining:  # complete yet silent about a task: treat as failed, never as passed
+                    results[t] = TaskOutcome(False, error="no result was reported")
+                break
+            culprit = outcome.results.get("_current")
+            reason = outcome.describe_failure(limits) if outcome.status != "ok" else "the process ended early"
+            if culprit in (None, "import") or culprit not in remaining:
+                for t in remaining:
+                    results[t] = TaskOutcome(False, error=f"while importing the submission, {reason}", seconds=outcome.seconds)
+                break
+            results[culprit] = TaskOutcome(False, error=f"{_task_words(culprit)}: {reason}", seconds=outcome.seconds)
+            remaining = [t for t in remaining if t not in results]
+        return results
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _task_words(task: str) -> str:
+    return {"arch:Net": "Net()", "arch:NetBN": "NetBN()", "loss": "loss_fn", "init": "init_weights",
+            "bptt": "bptt_gradients", "optimizer:Adam": "Adam", "optimizer:RMSProp": "RMSProp",
+            "augment": "augment"}.get(task, task.replace(":", " "))
+
+
+def _with_wall(limits: Limits, wall_s: float) -> Limits:
+    from dataclasses import replace
+
+    return replace(limits, wall_s=wall_s)
+
+
+def _empty_dir(base: Path | None) -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="hw2grade-empty-", dir=base))

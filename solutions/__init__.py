@@ -1,0 +1,1 @@
+"""Reference implementations and derivations for every problem of the handout (one module per concept)."""
