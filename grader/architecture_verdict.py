@@ -23,7 +23,7 @@ def judge_architecture(ctx, name: str) -> Verdict:
     defects = describe_differences(events, reference_events(name))
     model = reference_model(name)
     try:
-        load_into_reference(model, name, events + o.data.get("events_train", []), o.data.get("tensors", {}), o.out_dir)
+        load_into_reference(model, name, events, o.data.get("tensors", {}), o.out_dir)
         checks = [("eval", "arch_x2", f"{name}_y_eval")] + ([("train", "arch_x1", f"{name}_y_train")] if name == "NetBN" else [])
         worst = 0.0
         for mode, x_name, y_name in checks:

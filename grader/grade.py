@@ -79,7 +79,7 @@ def run_rubric(ctx: GradeContext) -> dict:
 
     report_plugin = JSONReport()
     rubric_plugin = _RubricPlugin(ctx)
-    args = [str(RUBRIC_DIR), "-q", "--tb=short", "-p", "no:cacheprovider", "-p", "no:randomly",
+    args = [str(RUBRIC_DIR), "-q", "--tb=short", "-p", "no:cacheprovider", "-p", "no:randomly", "--continue-on-collection-errors",
             "--import-mode=importlib", "--rootdir", str(RUBRIC_DIR), "-c", os.devnull, "--json-report-file=none",
             "-o", "python_files=test_*.py"]
     console = io.StringIO()  # pytest's own terminal output: kept for diagnosing the grader, not shown
