@@ -1,0 +1,180 @@
+"""`hw2-grade bench`: training and evaluation throughput of the grading engine against the course's
+starter-style pipeline and the synthetic compute bound, measured in one run on one machine, plus the wall
+time of a full grade of the reference split by phase, and peak memory.
+
+(1) starter: torchvision DataLoader over the dataset as PIL images with ToTensor/Normalize, batch 4 and 64;
+(2) engine: `grader.engine.train` on in-memory uint8 tensors (batches are index slices of a permutation);
+(3) bound: the same model and optimiser on ONE batch reused, no data movement at all.
+All three train the handout's network with SGD at the protocol's batch size, for the same wall budget.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from grader.engine import Protocol, default_device, predict, to_inputs, train
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    seconds: float = 10.0  # wall budget per throughput measurement (s)
+    warmup_steps: int = 5  # steps before timing starts
+    grade: bool = True  # also time a full hw2-grade of the reference
+    data: str | None = None
+
+
+def _model():
+    from solutions.cnn import Net
+
+    return Net()
+
+
+def _timed_steps(step, batch: int, seconds: float, warmup: int) -> float:
+    for _ in range(warmup):
+        step()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        n += batch
+    return n / (time.perf_counter() - start)
+
+
+def starter_throughput(dataset, batch: int, seconds: float, warmup: int) -> float:
+    """The starter code's pipeline: per-image PIL -> ToTensor -> Normalize in a DataLoader."""
+    from PIL import Image
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+
+    class Pil(Dataset):
+        def __len__(self):
+            return len(dataset.train_y)
+
+        def __getitem__(self, i):
+            return tf(Image.fromarray(dataset.train_x[i].transpose(1, 2, 0))), int(dataset.train_y[i])
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=5e-4)
+    batches = iter(DataLoader(Pil(), batch_size=batch, shuffle=True, num_workers=0))
+
+    def step():
+        x, y = next(batches)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return _timed_steps(step, batch, seconds, warmup)
+
+
+def engine_throughput(dataset, protocol: Protocol, seconds: float) -> float:
+    x, y = torch.from_numpy(dataset.train_x), torch.from_numpy(dataset.train_y)
+    images = max(protocol.batch_size * 20, int(seconds * 20_000))  # enough images to fill the budget on a fast machine
+    p = replace(protocol, epochs=1, train_images=min(images, len(y)))
+    model = _model()
+    train(model, x, y, replace(p, train_images=protocol.batch_size * 5), seed=0)  # warm-up
+    return train(model, x, y, p, seed=0).images_per_s
+
+
+def bound_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
+    x = to_inputs(torch.randint(0, 256, (protocol.batch_size, 3, 32, 32), dtype=torch.uint8))
+    y = torch.randint(0, 10, (protocol.batch_size,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return _timed_steps(step, protocol.batch_size, seconds, warmup)
+
+
+def eval_throughput(dataset) -> float:
+    model = _model()
+    x = torch.from_numpy(dataset.test_x)
+    predict(model, x[:1000])
+    start = time.perf_counter()
+    predict(model, x)
+    return len(x) / (time.perf_counter() - start)
+
+
+def run_bench(config: BenchConfig) -> dict:
+    from grader.calibration import load_calibration
+    from grader.data import load_cifar10
+
+    torch.set_num_threads(2)
+    protocol = load_calibration().protocol() or Protocol()
+    t = time.perf_counter()
+    dataset = load_cifar10(config.data)
+    load_s = time.perf_counter() - t
+    s, w = config.seconds, config.warmup_steps
+    rows = {
+        "starter, batch 4": starter_throughput(dataset, 4, s, w),
+        "starter, batch 64": starter_throughput(dataset, 64, s, w),
+        f"engine, batch {protocol.batch_size}": engine_throughput(dataset, protocol, s),
+        f"bound, batch {protocol.batch_size}": bound_throughput(protocol, s, w),
+    }
+    out = {"device": str(default_device()), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
+           f"torch {torch.__version__}", "train_images_per_s": rows, "eval_images_per_s": eval_throughput(dataset),
+           "data_load_s": load_s}
+    engine, bound = rows[f"engine, batch {protocol.batch_size}"], rows[f"bound, batch {protocol.batch_size}"]
+    out["engine/starter_b4"] = engine / rows["starter, batch 4"]
+    out["engine/bound"] = engine / bound
+    if config.grade:
+        out["grade"] = time_full_grade(config.data)
+    out["peak_rss_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                           "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    return out
+
+
+def time_full_grade(data: str | None) -> dict:
+    from grader.grade import GradeOptions, bundled_reference, grade
+
+    start = time.perf_counter()
+    result = grade(bundled_reference(), GradeOptions(data=data))
+    wall = time.perf_counter() - start
+    phases = {k.removeprefix("time: "): v for k, v in result.environment.items() if k.startswith("time: ")}
+    return {"wall_s": wall, "score": result.score, "max_score": result.max_score, "phases": phases}
+
+
+def render(result: dict) -> str:
+    lines = [f"device: {result['device']} ({result['machine']})", "",
+             f"{'pipeline':<24} {'train images/s':>15}"]
+    lines += [f"{k:<24} {v:>15,.0f}" for k, v in result["train_images_per_s"].items()]
+    lines += ["", f"engine / starter batch 4: {result['engine/starter_b4']:.1f}x",
+              f"engine / compute bound:   {result['engine/bound']:.2f}x",
+              f"evaluation: {result['eval_images_per_s']:,.0f} images/s",
+              f"CIFAR-10 load (cache): {result['data_load_s']:.2f} s"]
+    if "grade" in result:
+        g = result["grade"]
+        lines += ["", f"full grade of the reference: {g['wall_s']:.1f} s wall, {g['score']:g}/{g['max_score']:g} points"]
+        lines += [f"  {k}: {v}" for k, v in g["phases"].items()]
+    lines += [f"peak memory: bench {result['peak_rss_mib']['bench']:.0f} MiB, largest child {result['peak_rss_mib']['children']:.0f} MiB"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="hw2-grade bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=BenchConfig.seconds, help="wall budget per measurement (s)")
+    p.add_argument("--quick", action="store_true", help="1 s per measurement and no full grade (for tests)")
+    p.add_argument("--no-grade", action="store_true", help="skip the full grade of the reference")
+    p.add_argument("--data", help="CIFAR-10 location (default: $HW2_CIFAR10)")
+    args = p.parse_args(argv)
+    from grader.data import DataError
+
+    config = BenchConfig(seconds=1.0 if args.quick else args.seconds, grade=not (args.quick or args.no_grade), data=args.data)
+    try:
+        print(render(run_bench(config)))
+    except DataError as e:
+        print(f"hw2-grade bench: error: {e}")
+        return 2
+    return 0

@@ -1,0 +1,90 @@
+"""The `hw2-grade` command as a user runs it: clear one-line errors for bad input (exit 2, no traceback),
+and a full grade of the reference that earns every automatic point and renders in a real browser."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.grade import bundled_reference
+from grader.rubric import RUBRIC
+
+
+def hw2_grade(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def _no_traceback(p: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in p.stderr + p.stdout
+
+
+def test_missing_submission_folder_is_a_clear_error(tmp_path):
+    p = hw2_grade(str(tmp_path / "nope"), "--out", str(tmp_path / "out"))
+    assert p.returncode == 2
+    assert "does not exist" in p.stderr
+    _no_traceback(p)
+
+
+def test_unknown_rubric_item_is_a_clear_error(tmp_path):
+    p = hw2_grade(str(tmp_path), "--out", str(tmp_path / "out"), "--only", "7.1")
+    assert p.returncode == 2
+    assert "'7.1' names no rubric item" in p.stderr
+    _no_traceback(p)
+
+
+def test_missing_data_says_where_it_looked_and_how_to_fix(tmp_path):
+    p = hw2_grade(str(tmp_path), "--out", str(tmp_path / "out"), "--only", "5.1.3",
+                  env={"HW2_CIFAR10": str(tmp_path / "missing.zip")})
+    assert p.returncode == 2
+    assert str(tmp_path / "missing.zip") in p.stderr and "HW2_CIFAR10" in p.stderr and "--data" in p.stderr
+    _no_traceback(p)
+
+
+def test_corrupt_data_is_a_clear_error(tmp_path):
+    bad = tmp_path / "cifar.zip"
+    bad.write_bytes(b"this is not a zip file")
+    p = hw2_grade(str(tmp_path), "--out", str(tmp_path / "out"), "--only", "5.3.2", "--data", str(bad))
+    assert p.returncode == 2
+    assert "not usable" in p.stderr and str(bad) in p.stderr
+    _no_traceback(p)
+
+
+def test_empty_folder_is_graded_with_zero_and_a_message(tmp_path):
+    (tmp_path / "empty").mkdir()
+    p = hw2_grade(str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--only", "5.1.1,5.1.2,4.1")
+    assert p.returncode == 0, p.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["score"] == 0
+    outputs = {t["number"]: t["output"] for t in results["tests"]}
+    assert "no submission.py and no .ipynb notebook" in outputs["5.1.1"]
+    assert "no answers.toml" in outputs["4.1"]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_reference_earns_every_automatic_point_and_its_report_renders(tmp_path):
+    out = tmp_path / "out"
+    p = hw2_grade(str(bundled_reference()), "--out", str(out))
+    assert p.returncode == 0, p.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    automatic = [i for i in RUBRIC if not i.manual]
+    assert len(results["tests"]) == len(automatic)
+    lost = [t for t in results["tests"] if t["score"] != t["max_score"]]
+    assert not lost, lost
+    assert results["score"] == sum(i.points for i in automatic)
+    badge = (out / "badge.svg").read_text()
+    assert "100/100" in badge.replace(" ", "") or "110/100" in badge.replace(" ", "")
+    html = (out / "report.html").read_text()
+    assert 'id="total-score"' in html and 'id="filters"' in html and 'id="curves"' in html
+
+    from tests.grader.browser import screenshot
+
+    png, dom = screenshot(out / "report.html", tmp_path)
+    assert "automatic points" in dom
+    assert dom.count("data:image/png;base64,") >= 2  # the curves and the filters
+    assert png.stat().st_size > 20_000
