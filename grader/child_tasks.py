@@ -195,6 +195,30 @@ def augmentation(ctx, task):
 
 
 VARIANTS = {"net": ("Net", False), "kaiming": ("Net", True), "bn": ("NetBN", False)}
+DROPOUT_FUNCTIONS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
+
+
+class _DropoutDisabled:
+    """Dropout is optional in the handout, and in a run of two epochs it costs accuracy: the graded runs
+    train every network without it (module and functional forms alike), so that dropout neither helps nor
+    hurts a student under the grader's short protocol."""
+
+    def __enter__(self):
+        import torch.nn.functional as F
+
+        self.saved = {name: getattr(F, name) for name in DROPOUT_FUNCTIONS if hasattr(F, name)}
+        for name in self.saved:
+            setattr(F, name, lambda input, *args, **kwargs: input)
+        self.saved_torch = torch.dropout
+        torch.dropout = lambda input, p, train: input
+        return self
+
+    def __exit__(self, *exc):
+        import torch.nn.functional as F
+
+        for name, fn in self.saved.items():
+            setattr(F, name, fn)
+        torch.dropout = self.saved_torch
 
 
 def train_run(ctx, task):
@@ -213,7 +237,9 @@ def train_run(ctx, task):
         traced["e0"] = _export_state(ctx, f"{variant}_e0", model, traced["events"])
 
     init_fn = ctx.get("init_weights") if use_init else None
-    model, result = train_variant(lambda: ctx.get(cls_name)(), init_fn, train_x, train_y, protocol, seed, on_ready=record_start)
+    with _DropoutDisabled():
+        model, result = train_variant(lambda: ctx.get(cls_name)(), init_fn, train_x, train_y, protocol, seed,
+                                      on_ready=record_start)
     events = traced["events"]
     tensors = {"e0": traced["e0"]}
     for epoch, state in enumerate(result.epoch_states, start=1):

@@ -18,6 +18,8 @@ def _grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="CIFAR-10: image-folder directory or zip, or cifar-10-batches-py (default: $HW2_CIFAR10)")
     p.add_argument("--seed", type=int, default=None, help="seed of the inputs, training runs and test-image perturbation")
     p.add_argument("--no-verify", action="store_true", help="skip the reference proofs in the report")
+    p.add_argument("--edition", choices=("instructor", "student"), default=None,
+                   help="which rubric runs (default: this installation's edition)")
     return p
 
 
@@ -41,7 +43,10 @@ def grade_main(argv: list[str]) -> int:
         selected = select(args.only)
     except SelectionError as e:
         return _fail(str(e))
-    kwargs = {"selected": selected, "data": args.data, "verify_reference": not args.no_verify}
+    from grader.grade import installed_edition
+
+    edition = args.edition or installed_edition()
+    kwargs = {"selected": selected, "data": args.data, "verify_reference": not args.no_verify, "edition": edition}
     if args.seed is not None:
         kwargs["seed"] = args.seed
     try:
@@ -58,7 +63,8 @@ def grade_main(argv: list[str]) -> int:
 
 
 def summary(result, out: Path) -> str:
-    lines = [f"{result.submission}: {result.score:g} / {result.max_score:g} automatic points"
+    bonus = f" + {result.bonus_score:g} / {result.bonus_max:g} bonus" if result.bonus_max else ""
+    lines = [f"{result.submission}: {result.score - result.bonus_score:g} / {result.max_score:g} automatic points{bonus}"
              f" (+ {result.pending_manual:g} manual points pending) in {result.execution_time:.0f} s"]
     for item in result.items:
         if item.status == "skipped":

@@ -32,7 +32,7 @@ class Protocol:
     def describe(self) -> str:
         return (f"SGD lr {self.lr}, momentum {self.momentum}, weight decay {self.weight_decay}, batch {self.batch_size}, "
                 f"{self.epochs} epochs over {self.train_images} training images, inputs scaled to [-1, 1], "
-                f"softmax cross-entropy, no augmentation")
+                f"softmax cross-entropy, no augmentation, dropout disabled (optional in the handout)")
 
 
 @dataclass

@@ -27,7 +27,10 @@ from grader.results import AccuracyRow, Curve, GradeResult, ItemResult
 from grader.rubric import BY_NUMBER, RUBRIC
 from grader.sandbox import Isolation, Limits, detect_isolation, reference_paths
 
-RUBRIC_DIR = Path(__file__).with_name("rubric")
+RUBRIC_DIRS = {  # edition -> the folder of rubric tests it runs
+    "instructor": Path(__file__).with_name("rubric"),
+    "student": Path(__file__).with_name("rubric_student"),  # public checks only; no reference answers needed
+}
 CURVE_LABELS = {"net": "Net (5.1.3)", "kaiming": "Net + init_weights (5.2.2)", "bn": "NetBN (5.3.2)"}
 ACCURACY_LABELS = {"net": "baseline Net", "kaiming": "Kaiming (He) init", "bn": "BatchNorm"}
 NEEDS_DATA = ("5.1.3", "5.2.2", "5.3.2", "5.4.3")
@@ -79,8 +82,9 @@ def run_rubric(ctx: GradeContext) -> dict:
 
     report_plugin = JSONReport()
     rubric_plugin = _RubricPlugin(ctx)
-    args = [str(RUBRIC_DIR), "-q", "--tb=short", "-p", "no:cacheprovider", "-p", "no:randomly", "--continue-on-collection-errors",
-            "--import-mode=importlib", "--rootdir", str(RUBRIC_DIR), "-c", os.devnull, "--json-report-file=none",
+    rubric_dir = RUBRIC_DIRS[ctx.config.edition]
+    args = [str(rubric_dir), "-q", "--tb=short", "-p", "no:cacheprovider", "-p", "no:randomly", "--continue-on-collection-errors",
+            "--import-mode=importlib", "--rootdir", str(rubric_dir), "-c", os.devnull, "--json-report-file=none",
             "-o", "python_files=test_*.py"]
     console = io.StringIO()  # pytest's own terminal output: kept for diagnosing the grader, not shown
     with contextlib.redirect_stdout(console):
@@ -122,6 +126,8 @@ def score_items(report: dict, selected: tuple[str, ...], ctx: GradeContext | Non
         score = round(spec.points * fraction, 2)
         status = "passed" if fraction >= 1.0 else "partial" if fraction > 0 else "failed"
         feedback = str(meta.get("feedback", ""))
+        if ctx is not None and ctx.config.edition == "student" and not spec.public:
+            feedback = f"[public checks only: the instructor's run scores this item] {feedback}"
         if meta.get("notes"):
             feedback += " Notes: " + " ".join(map(str, meta["notes"]))
         items.append(ItemResult(**base, score=score, status=status, feedback=feedback))
@@ -177,6 +183,12 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
         ctx.close()
     result.execution_time = time.perf_counter() - start
     return result
+
+
+def installed_edition() -> str:
+    """"student" in an exported student edition (it ships a grader/EDITION file saying so), else "instructor"."""
+    marker = Path(__file__).with_name("EDITION")
+    return marker.read_text().strip() if marker.exists() else "instructor"
 
 
 def bundled_reference() -> Path:

@@ -73,5 +73,13 @@ class GradeResult:
         return sum(i.max_score for i in self.auto_items if not i.bonus)
 
     @property
+    def bonus_score(self) -> float:
+        return sum(i.score or 0.0 for i in self.auto_items if i.bonus)
+
+    @property
+    def bonus_max(self) -> float:
+        return sum(i.max_score for i in self.auto_items if i.bonus)
+
+    @property
     def pending_manual(self) -> float:
         return sum(i.max_score for i in self.items if i.manual and i.status != "skipped")
