@@ -36,8 +36,8 @@ def _student_and_reference(ctx):
 
 @pytest.mark.rubric("1.1")
 def test_output_layer_gradients(ctx, record):
-    o, student, reference, _ = _student_and_reference(ctx)
-    record(failed(o, "bptt_gradients") if student is None else judge_output_layer(student, reference))
+    o, student, reference, instances = _student_and_reference(ctx)
+    record(failed(o, "bptt_gradients") if student is None else judge_output_layer(student, reference, instances))
 
 
 @pytest.mark.rubric("1.2")
