@@ -226,16 +226,39 @@ def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibrati
             result.environment[f"throughput {variant}"] = f"{obs.images_per_s:.0f} training images/s"
 
 
-def verify_reference() -> list[ProofResult]:
-    """The reference derivations' own checks (sympy, Monte Carlo, brute force), for the report."""
-    import importlib
+PROOF_MODULES = ("checks.bptt", "checks.unrolled_state", "checks.alexnet_sync", "checks.fc_complexity", "checks.he_init")
 
+
+def verify_reference(cache_dir: Path | None = None) -> list[ProofResult]:
+    """The reference derivations' own checks (sympy, Monte Carlo, brute force), for the report. They take
+    half a minute and do not depend on the submission, so their results are cached under a key made of the
+    source of every module they run: any change to a check or to the reference reruns them."""
+    import hashlib
+    import importlib
+    import json
+
+    sources = sorted(Path(__file__).resolve().parent.parent.glob("checks/*.py")) + \
+        sorted(Path(__file__).resolve().parent.parent.glob("solutions/*.py"))
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
+    cache = (cache_dir or default_cache_dir()) / f"proofs-{key}.json"
+    if cache.exists():
+        try:
+            return [ProofResult(**p) for p in json.loads(cache.read_text())]
+        except (ValueError, TypeError):
+            pass
     proofs: list[ProofResult] = []
-    for module in ("checks.bptt", "checks.unrolled_state", "checks.alexnet_sync", "checks.fc_complexity", "checks.he_init"):
+    for module in PROOF_MODULES:
         try:
             proofs += importlib.import_module(module).verify_all()
         except Exception as e:  # noqa: BLE001  a broken check is reported, not fatal to grading
             proofs.append(ProofResult(module, False, f"the check itself failed: {type(e).__name__}: {e}"))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps([p.__dict__ for p in proofs]))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only cache only costs the next run the same half minute
     return proofs
 
 

@@ -220,6 +220,10 @@ def make_scratch(submission_dir: Path, base: Path | None = None) -> Path:
     for sub in ("in", "out", "work"):
         (scratch / sub).mkdir()
     shutil.copytree(submission_dir, scratch / "submission", symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    # The copy keeps the student's modes (a 0700 folder, a 0600 file): make it readable by the sandbox uid.
+    for path in [scratch / "submission", *(scratch / "submission").rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
     return scratch
 
 
