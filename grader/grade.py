@@ -175,6 +175,7 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
         if options.verify_reference and options.edition == "instructor":
             t = time.perf_counter()
             result.proofs = verify_reference()
+            result.depth_profile_png = depth_profile_figure()
             timings["reference proofs"] = time.perf_counter() - t
         for phase, seconds in ctx.run.child_seconds.items():
             timings[f"child: {phase}"] = seconds
@@ -226,6 +227,34 @@ def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibrati
             result.environment[f"throughput {variant}"] = f"{obs.images_per_s:.0f} training images/s"
 
 
+def _reference_key() -> str:
+    """Hash of the source of every check and reference module: results cached under it stay valid."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    sources = sorted(root.glob("checks/*.py")) + sorted(root.glob("solutions/*.py"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
+
+
+def depth_profile_figure(cache_dir: Path | None = None) -> bytes | None:
+    """The Monte Carlo per-layer plot of checks/he_init.py (cached like the proofs)."""
+    cache = (cache_dir or default_cache_dir()) / f"depth-profile-{_reference_key()}.png"
+    if cache.exists():
+        return cache.read_bytes()
+    try:
+        from checks.he_init import depth_profile_plot_png
+
+        png = depth_profile_plot_png()
+    except Exception:  # noqa: BLE001  the figure is an illustration; its checks are in the proofs
+        return None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(png)
+    except OSError:
+        pass
+    return png
+
+
 PROOF_MODULES = ("checks.bptt", "checks.unrolled_state", "checks.alexnet_sync", "checks.fc_complexity", "checks.he_init")
 
 
@@ -233,14 +262,10 @@ def verify_reference(cache_dir: Path | None = None) -> list[ProofResult]:
     """The reference derivations' own checks (sympy, Monte Carlo, brute force), for the report. They take
     half a minute and do not depend on the submission, so their results are cached under a key made of the
     source of every module they run: any change to a check or to the reference reruns them."""
-    import hashlib
     import importlib
     import json
 
-    sources = sorted(Path(__file__).resolve().parent.parent.glob("checks/*.py")) + \
-        sorted(Path(__file__).resolve().parent.parent.glob("solutions/*.py"))
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
-    cache = (cache_dir or default_cache_dir()) / f"proofs-{key}.json"
+    cache = (cache_dir or default_cache_dir()) / f"proofs-{_reference_key()}.json"
     if cache.exists():
         try:
             return [ProofResult(**p) for p in json.loads(cache.read_text())]

@@ -206,6 +206,7 @@ def context(result: GradeResult) -> dict:
         "proofs": [{"name": clean(p.name, SHORT_CHARS), "passed": bool(p.passed), "detail": clean(p.detail, DETAIL_CHARS)}
                    for p in result.proofs[:MAX_ROWS]],
         "proofs_passed": sum(1 for p in result.proofs if p.passed),
+        "depth_profile_uri": _data_uri(result.depth_profile_png) if result.depth_profile_png else None,
         "proofs_total": len(result.proofs),
     }
 
@@ -228,3 +229,9 @@ def _environment():
 def render_html(result: GradeResult) -> str:
     """The report as one self-contained HTML document."""
     return _environment().get_template("report.html").render(**context(result))
+
+
+def _data_uri(png: bytes) -> str:
+    from grader.plots import png_data_uri
+
+    return png_data_uri(png)

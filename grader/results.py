@@ -50,6 +50,7 @@ class GradeResult:
     accuracy_table: list[AccuracyRow] = field(default_factory=list)
     filters_png: bytes | None = None  # first conv layer's learned filters as an image grid (PNG)
     proofs: list[ProofResult] = field(default_factory=list)  # "reference verified" section
+    depth_profile_png: bytes | None = None  # Monte Carlo per-layer activation variance vs the Eq. 5 prediction
     protocol: str = ""  # the training protocol, in words
     seeds: dict[str, int] = field(default_factory=dict)  # which seed each run used
     environment: dict[str, str] = field(default_factory=dict)  # versions, device, threads, throughput

@@ -14,7 +14,7 @@ from grader.plots import curves_png, filter_grid, filters_png, png_data_uri
 from grader.report import FREE_TEXT_CHARS, TRUNCATED, render_html
 from grader.results import AccuracyRow, Curve
 from tests.grader.html_tools import parse, tags_in, text_of
-from tests.grader.sample_results import sample_curves, sample_grade_result
+from tests.grader.sample_results import sample_curves, sample_grade_result, sample_filters_png
 
 XSS = "<script>alert(1)</script>"
 
@@ -300,3 +300,11 @@ def test_plots_do_not_switch_the_global_matplotlib_backend():
     before = matplotlib.get_backend()
     curves_png(sample_curves()[:1])
     assert matplotlib.get_backend() == before
+
+
+def test_monte_carlo_depth_profile_is_shown_with_the_proofs():
+    png = sample_filters_png()
+    html = render_html(sample_grade_result(depth_profile_png=png))
+    assert 'id="depth-profile"' in html
+    assert html.count("data:image/png;base64,") >= 3
+    assert 'id="depth-profile"' not in render_html(sample_grade_result(depth_profile_png=None))
