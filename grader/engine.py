@@ -113,12 +113,16 @@ def train_variant(build: Callable[[], nn.Module], init: Callable[[nn.Module], No
         init(model)
     if on_ready is not None:
         on_ready(model)
-    return model, train(model, train_x, train_y, protocol, seed=seed)
+    device = default_device()  # initialised on the CPU first, so a seed gives the same start on any machine
+    model.to(device)
+    return model, train(model, train_x.to(device), train_y.to(device), protocol, seed=seed)
 
 
 @torch.inference_mode()
 def predict(model: nn.Module, x_uint8: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Class predictions (N,) int64 for (N, 3, 32, 32) uint8 images, in eval mode."""
     model.eval()
-    out = [model(to_inputs(x_uint8[lo:lo + batch_size])).argmax(1) for lo in range(0, x_uint8.shape[0], batch_size)]
+    device = next(model.parameters()).device
+    out = [model(to_inputs(x_uint8[lo:lo + batch_size].to(device))).argmax(1).cpu()
+           for lo in range(0, x_uint8.shape[0], batch_size)]
     return torch.cat(out)
