@@ -19,179 +19,24 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import mpmath
 import sympy as sp
 import torch
-from sympy.parsing.sympy_parser import (
-    auto_number,
-    auto_symbol,
-    convert_xor,
-    implicit_multiplication,
-    parse_expr,
-)
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from checks.answer_format import MAX_ANSWER_LENGTH, _parse, parse_complexity  # noqa: F401  (re-exported)
 from checks.verdict import ProofResult, Verdict
 from solutions import fc_complexity as ref
 from solutions.fc_complexity import L, c, d, n
 
 SYMBOLS: tuple[sp.Symbol, ...] = (d, n, L, c)
 
-# ---------------------------------------------------------------------------------------------
-# Safe parsing
-# ---------------------------------------------------------------------------------------------
-
-MAX_ANSWER_LENGTH = 500
-_MAX_LITERAL = 10**30  # largest number literal accepted
-_MAX_NUMERIC_EXPONENT = 100  # largest |exponent| when the exponent is a number
-_MAX_INTEGER_BITS = 10_000  # bound on any integer sympy builds while evaluating the answer
-
-
-class _Bound(sp.Function):
-    """Placeholder for O(...) / Theta(...): stripped after parsing, remembered as 'asymptotic'."""
-
-    nargs = 1
-
-
-_FUNCTION_NAMES: dict[str, object] = {
-    "exp": sp.exp,
-    "log": sp.log,
-    "ln": sp.log,
-    "sqrt": sp.sqrt,
-    "Max": sp.Max,
-    "max": sp.Max,
-    "Min": sp.Min,
-    "min": sp.Min,
-    "O": _Bound,
-    "Theta": _Bound,
-    "Θ": _Bound,
-    "Omega": _Bound,
-}
-_SYMBOL_NAMES: dict[str, sp.Symbol] = {str(s): s for s in SYMBOLS}
-_TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|(?P<name>[^\W\d]\w*)|(?P<op>\*\*|[-+*/^(),]))"
-)
-# Unicode operators students paste from typeset text.
-_UNICODE_OPERATORS = {"×": "*", "·": "*", "⋅": "*", "−": "-", "–": "-"}
-
-
-def _whitelisted_source(text: str) -> str:
-    """Tokenize ``text``, reject anything outside the whitelist, return normalized source."""
-    if len(text) > MAX_ANSWER_LENGTH:
-        raise ValueError(f"answer is {len(text)} characters long; at most {MAX_ANSWER_LENGTH} are accepted")
-    if "__" in text:
-        raise ValueError("'__' is not allowed in an answer")
-    for symbol, replacement in _UNICODE_OPERATORS.items():
-        text = text.replace(symbol, replacement)
-    pieces: list[str] = []
-    position = 0
-    stripped_end = len(text.rstrip())
-    while position < stripped_end:
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise ValueError(f"unexpected character {text[position:].lstrip()[:1]!r} at position {position}")
-        position = match.end()
-        if match.group("number") is not None:
-            literal = match.group("number")
-            if float(literal) > _MAX_LITERAL:
-                raise ValueError(f"number {literal} is too large")
-            pieces.append(literal)
-        elif match.group("name") is not None:
-            pieces.append(_whitelisted_name(match.group("name")))
-        else:
-            pieces.append(match.group("op"))
-    if not pieces:
-        raise ValueError("empty answer")
-    return " ".join(pieces)
-
-
-def _whitelisted_name(name: str) -> str:
-    if name in _SYMBOL_NAMES or name in _FUNCTION_NAMES:
-        return name
-    if len(name) > 1 and all(ch in _SYMBOL_NAMES for ch in name):
-        return "*".join(name)  # 'dn' -> 'd*n', as in 'dn + Ln^2 + nc'
-    allowed = ", ".join([*_SYMBOL_NAMES, "exp", "log", "sqrt", "Max", "O", "Theta"])
-    raise ValueError(f"unknown name {name!r}; allowed names are {allowed}")
-
-
-def _rebuild(expr: sp.Basic) -> tuple[sp.Basic, bool]:
-    """Evaluate an unevaluated parse tree bottom-up under size guards; strip O/Theta wrappers.
-
-    Returns the expression and whether an asymptotic wrapper was present.
-    """
-    if isinstance(expr, sp.Integer) and abs(int(expr)) > _MAX_LITERAL:
-        raise ValueError(f"number {expr} is too large")
-    if not expr.args or isinstance(expr, sp.Symbol):
-        return expr, False
-    rebuilt: list[sp.Basic] = []
-    wrapped = False
-    for arg in expr.args:
-        new_arg, arg_wrapped = _rebuild(arg)
-        rebuilt.append(new_arg)
-        wrapped = wrapped or arg_wrapped
-    if expr.func is _Bound:
-        return rebuilt[0], True
-    if isinstance(expr, sp.Pow) and rebuilt[1].is_Number and abs(rebuilt[1]) > _MAX_NUMERIC_EXPONENT:
-        raise ValueError(f"exponent {rebuilt[1]} is too large (at most {_MAX_NUMERIC_EXPONENT})")
-    result = expr.func(*rebuilt)
-    for number in (result, *result.atoms(sp.Rational)):
-        if isinstance(number, sp.Rational) and max(abs(number.p), number.q).bit_length() > _MAX_INTEGER_BITS:
-            raise ValueError("a number in the answer is too large")
-    return result, wrapped
-
-
-def _parse(text: str) -> tuple[sp.Expr, bool]:
-    """Parse an answer; return (expression, whether it was wrapped in O/Theta)."""
-    if not isinstance(text, str):
-        raise ValueError(f"answer must be a string, got {type(text).__name__}")
-    source = _whitelisted_source(text)
-    # Empty builtins: eval inside parse_expr would otherwise add the real ones.
-    global_dict: dict[str, object] = {
-        "__builtins__": {},
-        "Integer": sp.Integer,
-        "Float": sp.Float,
-        "Rational": sp.Rational,
-        "Add": sp.Add,
-        "Mul": sp.Mul,
-        "Pow": sp.Pow,
-    }
-    local_dict: dict[str, object] = {**_SYMBOL_NAMES, **_FUNCTION_NAMES}
-    transformations = (auto_symbol, auto_number, convert_xor, implicit_multiplication)
-    try:
-        tree = parse_expr(
-            source, local_dict=local_dict, global_dict=global_dict, transformations=transformations, evaluate=False
-        )
-    except Exception as error:  # parse_expr raises SyntaxError, TokenError, TypeError, NameError, ...
-        raise ValueError(f"cannot parse {text!r}: {type(error).__name__}: {error}") from None
-    if not isinstance(tree, sp.Expr):
-        raise ValueError(f"cannot parse {text!r}: not an algebraic expression")
-    try:
-        expr, wrapped = _rebuild(tree)
-    except ValueError as error:
-        raise ValueError(f"cannot parse {text!r}: {error}") from None
-    except Exception as error:
-        raise ValueError(f"cannot parse {text!r}: {type(error).__name__}: {error}") from None
-    if not isinstance(expr, sp.Expr) or expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
-        raise ValueError(f"cannot parse {text!r}: not a finite real expression")
-    unknown = expr.free_symbols - set(SYMBOLS)
-    if unknown:
-        raise ValueError(f"cannot parse {text!r}: unknown symbols {sorted(map(str, unknown))}")
-    return expr, wrapped
-
-
-def parse_complexity(text: str) -> sp.Expr:
-    """Safely parse a student's complexity answer in d, n, L, c; O(...)/Theta(...) are stripped.
-
-    Raises ValueError naming the text and the parse error.
-    """
-    return _parse(text)[0]
-
+# Safe parsing: checks/answer_format.py (public: the student edition reads answers with it too).
 
 # ---------------------------------------------------------------------------------------------
 # Numeric evaluation at huge points (mpmath, no exact big integers)

@@ -20,118 +20,14 @@ from __future__ import annotations
 
 import math
 import random
-import re
-from dataclasses import dataclass
 
 import sympy as sp
 
+from checks.answer_format import MAX_DEPTH, MAX_LENGTH, StateParseError, parse_state_expression  # noqa: F401
 from checks.verdict import ProofResult, Verdict
 from solutions.unrolled_state import F, H0, input_symbol, unrolled_state
 
-MAX_LENGTH = 500  # characters; an honest G_3 needs about 30
-MAX_DEPTH = 64  # nesting of F; keeps the recursion far from Python's limit
 GRADED_T = 3  # rubric item 2.1 asks for G_3
-
-_TOKEN = re.compile(
-    r"""
-      (?P<space>\s+)
-    | (?P<open>\\left\(|\()
-    | (?P<close>\\right\)|\))
-    | (?P<comma>,)
-    | (?P<func>[Ff](?:_?θ|_\\theta|_\{\\theta\}|_theta|_\{theta\})?(?=\s*(?:\\left)?\())
-    | (?P<var>(?:\\mathbf\{(?P<bold>[hx])\}|\\boldsymbol\{(?P<bsym>[hx])\}|(?P<plain>[hx]))
-              (?:_\{(?P<braced>\d{1,3})\}|_?(?P<index>\d{1,3})))
-    """,
-    re.VERBOSE,
-)
-
-
-_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-
-
-class StateParseError(ValueError):
-    """The text is not an expression in F, h<n> and x<n>."""
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # open, close, comma, func, var
-    text: str
-    position: int  # 0-based offset in the parsed text
-    symbol: sp.Symbol | None = None  # for var tokens
-
-
-def _tokenize(text: str, start: int = 0) -> list[_Token]:
-    """Tokens of text[start:]; positions count from the beginning of text."""
-    tokens, position = [], start
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise StateParseError(f"unexpected {text[position]!r} at position {position + 1}")
-        kind = match.lastgroup if match.lastgroup in ("space", "open", "close", "comma", "func") else "var"
-        if kind == "var":
-            letter = match["bold"] or match["bsym"] or match["plain"]
-            index = int(match["braced"] or match["index"])
-            tokens.append(_Token("var", match[0], position, sp.Symbol(f"{letter}{index}")))
-        elif kind != "space":
-            tokens.append(_Token(kind, match[0], position))
-        position = match.end()
-    return tokens
-
-
-class _Parser:
-    """Recursive descent over the token list; builds the sympy expression directly."""
-
-    def __init__(self, tokens: list[_Token]) -> None:
-        self.tokens, self.i = tokens, 0
-
-    def _expect(self, kind: str, what: str) -> _Token:
-        if self.i >= len(self.tokens):
-            raise StateParseError(f"expected {what} at the end of the text")
-        token = self.tokens[self.i]
-        if token.kind != kind:
-            raise StateParseError(f"expected {what} at position {token.position + 1}, found {token.text!r}")
-        self.i += 1
-        return token
-
-    def expr(self, depth: int = 0) -> sp.Expr:
-        if depth > MAX_DEPTH:
-            raise StateParseError(f"nested deeper than {MAX_DEPTH} levels")
-        if self.i < len(self.tokens) and self.tokens[self.i].kind == "func":
-            self.i += 1
-            self._expect("open", "'('")
-            first = self.expr(depth + 1)
-            self._expect("comma", "','")
-            second = self.expr(depth + 1)
-            self._expect("close", "')'")
-            return F(first, second)
-        return self._expect("var", "F(..., ...) or a variable such as h0 or x1").symbol
-
-    def parse(self) -> sp.Expr:
-        result = self.expr()
-        if self.i != len(self.tokens):
-            token = self.tokens[self.i]
-            raise StateParseError(
-                f"unexpected {token.text!r} at position {token.position + 1} after a complete expression"
-            )
-        return result
-
-
-def parse_state_expression(text: str) -> sp.Expr:
-    """The sympy expression for `text`, e.g. "F(F(F(h0,x1),x2),x3)"; raises StateParseError (a ValueError)."""
-    if not isinstance(text, str):
-        raise StateParseError(f"expected text, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise StateParseError(f"{len(text)} characters, more than the {MAX_LENGTH} accepted")
-    if "__" in text:
-        raise StateParseError("'__' is not allowed")
-    if text.count("=") > 1:
-        raise StateParseError("more than one '='")
-    start = text.index("=") + 1 if "=" in text else 0  # skip a left-hand side such as "G_3 ="
-    if not text[start:].strip():
-        raise StateParseError("empty expression")
-    normalised = text.translate(_SUBSCRIPT_DIGITS)  # x₁ -> x1, one character for one: positions still match
-    return _Parser(_tokenize(normalised, start)).parse()
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 SUBCOMMANDS = ("calibrate", "batch", "export-student", "init-ci", "bench")
+INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student")  # they use solutions/, which the student edition lacks
 
 
 def _grade_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,8 @@ def grade_main(argv: list[str]) -> int:
     from grader.grade import installed_edition
 
     edition = args.edition or installed_edition()
+    if edition == "instructor" and installed_edition() == "student":
+        return _fail("this is the student edition: it has no instructor rubric (use --edition student)")
     kwargs = {"selected": selected, "data": args.data, "verify_reference": not args.no_verify, "edition": edition}
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -100,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         command, rest = argv[0], argv[1:]
+        if command in INSTRUCTOR_COMMANDS:
+            from grader.grade import installed_edition
+
+            if installed_edition() == "student":
+                return _fail(f"`hw2-grade {command}` needs the reference solutions: the instructor's edition only")
         if command == "calibrate":
             return calibrate_main(rest)
         from grader import commands

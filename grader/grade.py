@@ -36,6 +36,12 @@ ACCURACY_LABELS = {"net": "baseline Net", "kaiming": "Kaiming (He) init", "bn": 
 NEEDS_DATA = ("5.1.3", "5.2.2", "5.3.2", "5.4.3")
 
 
+def installed_edition() -> str:
+    """"student" in an exported student edition (it ships a grader/EDITION file saying so), else "instructor"."""
+    marker = Path(__file__).with_name("EDITION")
+    return marker.read_text().strip() if marker.exists() else "instructor"
+
+
 @dataclass(frozen=True)
 class GradeOptions:
     """What `hw2-grade SUBMISSION` may set; defaults live here only."""
@@ -47,7 +53,7 @@ class GradeOptions:
     threads: int = 2
     verify_reference: bool = True  # run the reference proofs for the report's "reference verified" section
     allow_bwrap: bool = True
-    edition: str = "instructor"
+    edition: str = field(default_factory=installed_edition)  # "student" in an exported student edition
 
 
 class _RubricPlugin:
@@ -186,12 +192,6 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
     return result
 
 
-def installed_edition() -> str:
-    """"student" in an exported student edition (it ships a grader/EDITION file saying so), else "instructor"."""
-    marker = Path(__file__).with_name("EDITION")
-    return marker.read_text().strip() if marker.exists() else "instructor"
-
-
 def bundled_reference() -> Path:
     return Path(__file__).resolve().parent.parent / "solutions" / "reference"
 
@@ -280,10 +280,10 @@ def verify_reference(cache_dir: Path | None = None) -> list[ProofResult]:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps([p.__dict__ for p in proofs]))
+        tmp.write_text(json.dumps([{"name": str(p.name), "passed": bool(p.passed), "detail": str(p.detail)} for p in proofs]))
         os.replace(tmp, cache)
-    except OSError:
-        pass  # a read-only cache only costs the next run the same half minute
+    except (OSError, TypeError, ValueError):
+        pass  # an unwritable cache only costs the next run the same half minute
     return proofs
 
 

@@ -12,9 +12,26 @@ OPTIMIZER_STEPS = 30
 INIT_DRAWS = 8  # fresh Net()s initialised by init_weights: 8 x 450 weights in conv 1 at the least
 
 
-def make_probe_inputs(rng: np.random.Generator, aug_images_uint8: np.ndarray | None) -> tuple[dict[str, np.ndarray], dict]:
-    from solutions.bptt import random_instance
+def random_instance(rng: np.random.Generator, H: int, D: int, K: int, T: int) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """A random Problem-1 RNN of the given sizes: (params, xs (T, D), ys (T,), h0 (H,)), all float64 but ys.
 
+    Weights are scaled down so tanh is not saturated: a saturated unit has 1 - h^2 ~ 0, which would hide
+    a wrong tanh derivative from the checks that use these instances. (Public: both editions probe with it.)
+    """
+    params = {
+        "W_xh": 0.5 * rng.standard_normal((H, D)),
+        "W_hh": 0.5 * rng.standard_normal((H, H)),
+        "b_h": 0.3 * rng.standard_normal(H),
+        "W_hz": 0.5 * rng.standard_normal((K, H)),
+        "b_z": 0.3 * rng.standard_normal(K),
+    }
+    xs = rng.standard_normal((T, D))
+    ys = rng.integers(0, K, size=T)
+    h0 = 0.5 * rng.standard_normal(H)
+    return params, xs, ys, h0
+
+
+def make_probe_inputs(rng: np.random.Generator, aug_images_uint8: np.ndarray | None) -> tuple[dict[str, np.ndarray], dict]:
     arrays: dict[str, np.ndarray] = {
         "arch_x1": rng.standard_normal((8, 3, 32, 32)).astype(np.float32),
         "arch_x2": rng.standard_normal((8, 3, 32, 32)).astype(np.float32),

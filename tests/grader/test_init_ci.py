@@ -1,0 +1,159 @@
+"""`hw2-grade init-ci`: the workflow is valid YAML running exactly the commands of `grader.ci_init`, tox reads
+the written tox.ini with the same grading command, the README gets the badge once, and the workflow's local
+commands work: the grading command (the body of `tox -e grade`) grades a student repository with the
+installed student edition, and the badge script publishes out/badge.svg to a `badges` branch."""
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader import ci_init
+from grader.ci_init import (BADGE_PATH, GRADE_COMMAND, GRADER_ENV_VAR, INSTALL_TOX, REPORT_PATH, RUN_TOX,
+                            WORKFLOW_COMMANDS, WORKFLOW_FILE, init_ci, shell)
+from tests.grader.test_export_student import STUDENT_ANSWERS, student_install, write_submission
+
+SPEC = "hw2-grade-student @ git+https://github.com/eleg5491/hw2-grade-student@v1"
+
+
+def _repo(tmp_path: Path, remote: str | None = "git@github.com:alice/my-hw2.git") -> Path:
+    repo = tmp_path / "my-hw2"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    if remote:
+        subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    return repo
+
+
+def _steps(repo: Path) -> list[dict]:
+    return yaml.safe_load((repo / WORKFLOW_FILE).read_text())["jobs"]["grade"]["steps"]
+
+
+def test_workflow_is_valid_yaml_with_the_expected_steps(tmp_path):
+    repo = _repo(tmp_path)
+    init_ci(repo, SPEC)
+    wf = yaml.safe_load((repo / WORKFLOW_FILE).read_text())
+    assert wf == ci_init.workflow(SPEC)  # the file is exactly the structure, nothing lost in writing
+    assert set(wf["on"]) == {"push", "workflow_dispatch"}  # "on" stays a string key (YAML 1.1 reads on as true)
+    assert wf["permissions"] == {"contents": "write"}
+    steps = wf["jobs"]["grade"]["steps"]
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    assert uses[:2] == ["actions/checkout", "actions/setup-python"]
+    assert steps[1]["with"]["python-version"] == "3.11"
+    runs = [s["run"] for s in steps if "run" in s]
+    assert runs[:2] == [shell(c) for c in WORKFLOW_COMMANDS] == ["python -m pip install tox", "tox -e grade"]
+    grade = next(s for s in steps if s.get("run") == shell(RUN_TOX))
+    assert grade["env"] == {GRADER_ENV_VAR: SPEC}
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == REPORT_PATH == "out/report.html" and upload["if"] == "always()"
+    publish = steps[-1]
+    assert BADGE_PATH in publish["run"] and "HEAD:badges" in publish["run"]
+    assert publish["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert [s.get("run") for s in steps].index(shell(RUN_TOX)) < steps.index(upload) < steps.index(publish)
+    for script in runs:  # every run script is valid bash
+        subprocess.run(["bash", "-n", "-c", script], check=True)
+
+
+def test_tox_ini_grade_environment_runs_exactly_the_grade_command(tmp_path):
+    repo = _repo(tmp_path)
+    init_ci(repo, SPEC)
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(repo / "tox.ini")
+    env = ini[f"testenv:{RUN_TOX[-1]}"]
+    assert env["commands"].strip() == shell(GRADE_COMMAND) == "hw2-grade . --out out --edition student"
+    assert env["skip_install"].strip() == "true"
+    if importlib.util.find_spec("tox") is None:
+        return  # the test suite's own tox environment does not hold tox; the ini check above still ran
+    tox = [sys.executable, "-m", "tox", "config", "-e", "grade", "-k", "commands", "deps", "skip_install"]
+    env_vars = {k: v for k, v in os.environ.items() if k != GRADER_ENV_VAR}
+    shown = subprocess.run(tox, cwd=repo, capture_output=True, text=True, env=env_vars, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert f"commands = {shell(GRADE_COMMAND)}" in shown.stdout
+    assert f"deps = {SPEC}" in shown.stdout and "skip_install = True" in shown.stdout
+    shown = subprocess.run(tox, cwd=repo, capture_output=True, text=True, timeout=120,
+                           env={**env_vars, GRADER_ENV_VAR: "/somewhere/hw2-grade-student"})
+    assert "deps = /somewhere/hw2-grade-student" in shown.stdout  # the workflow's env var wins
+
+
+def test_readme_gets_the_badge_once_and_existing_files_are_kept(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "README.md").write_text("# My homework 2\n\nNotes.\n")
+    (repo / "tox.ini").write_text("[tox]\nenv_list = py\n")
+    first = init_ci(repo, SPEC)
+    workflow = (repo / WORKFLOW_FILE).read_text()
+    second = init_ci(repo, SPEC)
+    readme = (repo / "README.md").read_text()
+    line = ci_init.badge_line("alice/my-hw2")
+    assert readme.startswith("# My homework 2\n\nNotes.\n") and readme.count(line) == 1
+    assert "https://raw.githubusercontent.com/alice/my-hw2/badges/badge.svg" in line
+    assert "https://github.com/alice/my-hw2/actions/workflows/hw2-grade.yml" in line
+    assert (repo / "tox.ini").read_text() == "[tox]\nenv_list = py\n"  # the student's own tox.ini is kept...
+    assert any("WARNING" in d and "[testenv:grade]" in d for d in first)  # ...with a warning that grade is missing
+    assert "README.md already shows the badge" in second
+    assert (repo / WORKFLOW_FILE).read_text() == workflow
+
+
+def test_command_line_creates_a_readme_and_reports_a_missing_remote(tmp_path):
+    repo = _repo(tmp_path, remote=None)
+    p = subprocess.run([sys.executable, "-m", "grader.cli", "init-ci", str(repo), "--grader", SPEC],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "OWNER/REPO" in p.stdout and (repo / "README.md").read_text().count("badges/badge.svg") == 1
+    p = subprocess.run([sys.executable, "-m", "grader.cli", "init-ci", str(repo), "--repo", "not a repo"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "OWNER/REPO" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_the_workflow_commands_grade_the_repository_and_publish_the_badge(tmp_path, tmp_path_factory, cifar10):
+    """What CI runs, run here: the tox environment's command (read back from the written tox.ini and equal to
+    GRADE_COMMAND) with the installed student edition, in the student repository; then the workflow's own
+    badge script, with github.com redirected to a local bare repository. (`pip install tox` and tox's install
+    of the grader need the network: their commands are checked above, their work is done by the fixture.)"""
+    installed = student_install(tmp_path_factory)
+    repo = _repo(tmp_path)
+    write_submission(repo, STUDENT_ANSWERS)
+    init_ci(repo, str(installed.tree))
+    steps = _steps(repo)
+    assert [s["run"] for s in steps if "run" in s][:2] == [shell(INSTALL_TOX), shell(RUN_TOX)]
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(repo / "tox.ini")
+    command = ini["testenv:grade"]["commands"].split()
+    assert tuple(command) == GRADE_COMMAND
+    p = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=installed.env(), timeout=1200)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    results = json.loads((repo / "out" / "results.json").read_text())
+    scored = {t["number"]: t for t in results["tests"]}
+    assert {"5.1.3", "5.2.2", "5.3.2", "5.4.3"} <= set(scored)  # the full rubric ran, training included
+    for number in ("5.1.3", "5.2.2", "5.3.2"):
+        assert scored[number]["score"] == scored[number]["max_score"], scored[number]["output"]
+        assert "without NaN" in scored[number]["output"]
+    assert scored["5.4.3"]["score"] == scored["5.4.3"]["max_score"], scored["5.4.3"]["output"]
+    assert (repo / REPORT_PATH).exists() and (repo / BADGE_PATH).exists()
+
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    token, slug = "t0ken", "alice/my-hw2"
+    publish = steps[-1]
+    env = {**os.environ, "GITHUB_TOKEN": token, "GITHUB_REPOSITORY": slug, "GITHUB_SHA": "0123abc",
+           "RUNNER_TEMP": str(tmp_path / "runner"), "GIT_CONFIG_COUNT": "1",
+           "GIT_CONFIG_KEY_0": f"url.{bare}.insteadOf",
+           "GIT_CONFIG_VALUE_0": f"https://x-access-token:{token}@github.com/{slug}.git"}
+    (tmp_path / "runner").mkdir()
+    p = subprocess.run(["bash", "-c", publish["run"]], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    published = subprocess.run(["git", "--git-dir", str(bare), "show", "badges:badge.svg"], capture_output=True,
+                               check=True).stdout
+    assert published == (repo / BADGE_PATH).read_bytes()
+    files = subprocess.run(["git", "--git-dir", str(bare), "ls-tree", "--name-only", "badges"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert files == ["badge.svg"]
+    shutil.rmtree(tmp_path / "runner", ignore_errors=True)
