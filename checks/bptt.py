@@ -26,7 +26,8 @@ import sympy as sp
 import torch
 
 from checks.verdict import ProofResult, Verdict
-from solutions.bptt import PARAM_NAMES, Instance, Params, bptt_gradients, random_instance, softmax
+from grader.probe_inputs import random_instance
+from solutions.bptt import PARAM_NAMES, Instance, Params, bptt_gradients, softmax
 from solutions.bptt import loss as np_loss
 
 REL_TOL = 1e-6  # relative error (Frobenius norm) under which a submitted gradient counts as right

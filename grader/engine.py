@@ -62,6 +62,8 @@ def train(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, protoc
     device = train_x.device
     gen = torch.Generator(device="cpu").manual_seed(seed)
     subset = torch.randperm(train_x.shape[0], generator=gen)[: protocol.train_images].to(device)  # (n,)
+    inputs = to_inputs(train_x[subset])  # (n, 3, 32, 32) float32, converted once: batches are then pure slices
+    targets = train_y[subset]  # (n,)
     optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
                                              weight_decay=protocol.weight_decay)
     aug_gen = torch.Generator(device=device).manual_seed(seed + 1) if augment else None
@@ -70,13 +72,13 @@ def train(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, protoc
     model.train()
     start = time.perf_counter()
     for _ in range(protocol.epochs):
-        order = subset[torch.randperm(subset.numel(), generator=gen).to(device)]  # (n,)
+        order = torch.randperm(subset.numel(), generator=gen).to(device)  # (n,) positions in the subset
         for lo in range(0, order.numel() - protocol.batch_size + 1, protocol.batch_size):  # drop the ragged tail
             idx = order[lo:lo + protocol.batch_size]  # (B,)
-            x = to_inputs(train_x[idx])  # (B, 3, 32, 32)
+            x = inputs[idx]  # (B, 3, 32, 32)
             if augment is not None:
                 x = augment(x, aug_gen)
-            loss = loss_fn(model(x), train_y[idx])
+            loss = loss_fn(model(x), targets[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

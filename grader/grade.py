@@ -161,12 +161,13 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
         dataset = load_cifar10(options.data)
         timings["data load"] = time.perf_counter() - t
     iso = isolation or detect_isolation(options.allow_bwrap)
-    hidden = [Path(p) for p in (options.data, os.environ.get("HW2_CIFAR10")) if p] + [default_cache_dir()]
-    if not is_bundled_reference(submission):  # the reference itself imports solutions/; students never see it
-        hidden += reference_paths()
+    hidden = [Path(p) for p in (options.data, os.environ.get("HW2_CIFAR10")) if p] + [default_cache_dir()] \
+        + reference_paths()
     config = GradeConfig(submission=submission, selected=options.selected, seed=options.seed, protocol=protocol,
                          limits=options.limits, threads=options.threads, edition=options.edition)
     ctx = GradeContext(config, dataset, calibration, iso, hidden)
+    if is_bundled_reference(submission):
+        _vendor_reference(ctx.run.scratch / "submission")
     try:
         t = time.perf_counter()
         report = run_rubric(ctx)
@@ -194,6 +195,17 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
 
 def bundled_reference() -> Path:
     return Path(__file__).resolve().parent.parent / "solutions" / "reference"
+
+
+def _vendor_reference(folder: Path) -> None:
+    """The bundled reference imports `solutions`, which every sandbox hides: give its private scratch copy
+    (and only it) the package, so it is graded through exactly the same sandbox as a student's code."""
+    import shutil
+
+    target = folder / "solutions"
+    shutil.copytree(reference_paths()[0], target, ignore=shutil.ignore_patterns("reference", "__pycache__"))
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def is_bundled_reference(submission: Path) -> bool:

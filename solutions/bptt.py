@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.probe_inputs import random_instance  # noqa: F401  (public probe inputs; re-exported for checks/)
 
 Params = dict[str, np.ndarray]
 Instance = tuple[Params, np.ndarray, np.ndarray, np.ndarray]  # (params, xs, ys, h0)

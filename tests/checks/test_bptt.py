@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from checks import bptt as cb
-from solutions.bptt import PARAM_NAMES, random_instance
+from grader.probe_inputs import random_instance
+from solutions.bptt import PARAM_NAMES
 
 INSTANCES = cb.grading_instances(seed=11)  # includes T = 1
 REFERENCE = cb.reference_gradients(INSTANCES)

