@@ -44,6 +44,31 @@ def _build(ctx, cls_name: str) -> torch.nn.Module:
     return model
 
 
+class ForwardDependsOnObservation(Exception):
+    """forward() computes one thing while the grader records it and another when it does not."""
+
+
+OBSERVED_RTOL = 1e-5  # the same operations with and without a recorder give the same floats
+
+
+def _check_unobserved(cls_name: str, model: torch.nn.Module, x: torch.Tensor, y_traced) -> None:
+    """Run the eval-mode forward again with no recorder active, no `torch.no_grad`, and no grader.trace frame
+    on the stack, from the same random state; a network that looks for the recorder (an active
+    TorchDispatchMode, torch._C's dispatch stack, a `trace` frame) to show the handout's network only then
+    gives a different output here, and the task fails instead of grading what was shown."""
+    torch.manual_seed(1)
+    y_plain = model(x)
+    if not isinstance(y_plain, torch.Tensor) or tuple(y_plain.shape) != tuple(y_traced.shape):
+        raise ForwardDependsOnObservation(f"{cls_name}() returns something else when its operations are not "
+                                          f"recorded: forward must not depend on being observed")
+    a, b = y_plain.detach().double(), y_traced.detach().double()
+    worst = float((a - b).abs().max() / (b.abs().max() + 1e-6)) if a.numel() else 0.0
+    if not worst <= OBSERVED_RTOL:
+        raise ForwardDependsOnObservation(f"{cls_name}() computes a different function when the grader does not "
+                                          f"record its operations (relative difference {worst:.2g}): forward must "
+                                          f"not depend on being observed")
+
+
 def architecture(ctx, task):
     """Trace Net (eval mode) or NetBN (a train-mode pass, then eval mode) on the parent's inputs."""
     cls_name = task.split(":")[1]
@@ -58,7 +83,11 @@ def architecture(ctx, task):
             ctx.put(f"{cls_name}_y_train", y_train.float())
             out["events_train"] = events_train
         model.eval()
+        torch.manual_seed(1)
         events, y = trace_forward(model, x2)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{cls_name}() returned {type(y).__name__}, expected a tensor of logits")
+    _check_unobserved(cls_name, model, x2, y)
     ctx.put(f"{cls_name}_y_eval", y.float())
     out["events"] = events
     out["tensors"] = _export_state(ctx, cls_name, model, events + out.get("events_train", []))
@@ -221,6 +250,60 @@ class _DropoutDisabled:
         torch.dropout = self.saved_torch
 
 
+class ParametersChangedOutsideStep(Exception):
+    """The network's parameters changed between two steps of the grader's optimiser."""
+
+
+class _ParameterWatch:
+    """During a graded run the parameters may change only inside the grader's SGD step. Their values are
+    kept after every step (and before the first forward) and compared when the next step begins: a forward,
+    a hook or a thread that writes weights (pretrained ones shipped with the submission, say) is caught,
+    `.data` writes included. The hooks are torch's global optimiser hooks; their call count must equal the
+    number of steps taken, so removing them is caught too. Not caught: gradients a custom autograd function
+    makes up (they reach the weights through the step itself)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+        self.params = list(model.parameters())
+        self.ids = {id(p) for p in self.params}
+        self.snapshot = [p.detach().clone() for p in self.params]
+        self.steps = 0
+        self.handles = [register_optimizer_step_pre_hook(self._pre), register_optimizer_step_post_hook(self._post)]
+
+    def _ours(self, opt) -> bool:
+        return {id(p) for g in opt.param_groups for p in g["params"]} == self.ids
+
+    def _pre(self, opt, args, kwargs) -> None:
+        if self._ours(opt):
+            self.verify(f"before SGD step {self.steps + 1}")
+
+    def _post(self, opt, args, kwargs) -> None:
+        if self._ours(opt):
+            self.snapshot = [p.detach().clone() for p in self.params]
+            self.steps += 1
+
+    @staticmethod
+    def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+        """Equal values, NaN equal to NaN (a run that diverged must still be told it diverged)."""
+        if a.shape != b.shape:
+            return False
+        if a.is_floating_point() or a.is_complex():
+            return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))
+        return torch.equal(a, b)
+
+    def verify(self, when: str) -> None:
+        for p, s in zip(self.params, self.snapshot):
+            if not self._same(p.detach(), s.to(p.device)):
+                raise ParametersChangedOutsideStep(
+                    f"the network's parameters changed outside the grader's optimiser ({when}): forward, a hook or "
+                    f"another thread wrote to them; a graded run must train the network it was given")
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
 def train_run(ctx, task):
     """One graded training run with the grader's engine and protocol; exports the weights after every epoch."""
     variant = task.split(":")[1]
@@ -235,11 +318,23 @@ def train_run(ctx, task):
         with torch.no_grad():
             traced["events"], _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
         traced["e0"] = _export_state(ctx, f"{variant}_e0", model, traced["events"])
+        traced["watch"] = _ParameterWatch(model)  # from the recorded start on
 
     init_fn = ctx.get("init_weights") if use_init else None
-    with _DropoutDisabled():
-        model, result = train_variant(lambda: ctx.get(cls_name)(), init_fn, train_x, train_y, protocol, seed,
-                                      on_ready=record_start)
+    try:
+        with _DropoutDisabled():
+            model, result = train_variant(lambda: ctx.get(cls_name)(), init_fn, train_x, train_y, protocol, seed,
+                                          on_ready=record_start)
+    finally:
+        if "watch" in traced:
+            traced["watch"].close()
+    watch = traced["watch"]
+    watch.verify("after the last step")
+    per_epoch = min(protocol.train_images, train_x.shape[0]) // protocol.batch_size
+    expected = result.diverged_at if result.diverged_at is not None else per_epoch * protocol.epochs
+    if watch.steps != expected:
+        raise ParametersChangedOutsideStep(f"the grader saw {watch.steps} optimiser steps of {expected}: its step "
+                                           f"hooks were removed or another optimiser stepped the network")
     events = traced["events"]
     tensors = {"e0": traced["e0"]}
     for epoch, state in enumerate(result.epoch_states, start=1):

@@ -63,7 +63,7 @@ class SubmissionRun:
                 r = reported.get(t)
                 if isinstance(r, dict) and isinstance(r.get("ok"), bool):
                     results[t] = TaskOutcome(ok=r["ok"], error=str(r.get("error", ""))[:2000], data=r, out_dir=kept,
-                                             seconds=float(r.get("seconds", 0) or 0))
+                                             seconds=_seconds(r.get("seconds")))
             remaining = [t for t in remaining if t not in results]
             if not remaining or outcome.status == "ok" and outcome.results.get("_complete") is True:
                 for t in remaining:  # complete yet silent about a task: treat as failed, never as passed
@@ -75,7 +75,8 @@ class SubmissionRun:
                 for t in remaining:
                     results[t] = TaskOutcome(False, error=f"while importing the submission, {reason}", seconds=outcome.seconds)
                 break
-            results[culprit] = TaskOutcome(False, error=f"{_task_words(culprit)}: {reason}", seconds=outcome.seconds)
+            # the rubric names the function ("Net(): ..."), so the reason stands alone here
+            results[culprit] = TaskOutcome(False, error=reason, seconds=outcome.seconds)
             remaining = [t for t in remaining if t not in results]
         return results
 
@@ -83,10 +84,13 @@ class SubmissionRun:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _task_words(task: str) -> str:
-    return {"arch:Net": "Net()", "arch:NetBN": "NetBN()", "loss": "loss_fn", "init": "init_weights",
-            "bptt": "bptt_gradients", "optimizer:Adam": "Adam", "optimizer:RMSProp": "RMSProp",
-            "augment": "augment"}.get(task, task.replace(":", " "))
+def _seconds(value) -> float:
+    """A duration from the child's JSON, which the submission may have written itself: never an exception."""
+    try:
+        seconds = float(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return seconds if 0 <= seconds < 1e9 else 0.0
 
 
 def _with_wall(limits: Limits, wall_s: float) -> Limits:

@@ -2,12 +2,14 @@
 
 Layers, strongest available first (the report states which were used):
 - bubblewrap (`bwrap`): no network, its own PID namespace (nothing outlives the run), the file system
-  read-only and limited to the system, Python and the grader's code, with the reference solutions, the data
-  and the output folder hidden; only its scratch directory is writable.
+  read-only and limited to the system, Python and the few grader modules the child runs (`CHILD_MODULES`):
+  the rest of the grader's tree (the reference solutions, the rubric, `.git`, the calibration files), the data
+  and the output folder are not there; only its scratch directory is writable.
 - a dedicated unprivileged uid when the grader runs as root, so that the process limit binds;
 - cgroup v1 memory and pids limits for the whole process tree, where the cgroup file system is writable;
 - rlimits always: address space, CPU time, file size, open files, processes; a wall-clock timeout that
-  kills the whole process group; a scrubbed environment.
+  kills the whole process group; a scrubbed environment that carries a marker (`MARKER_VAR`), by which every
+  process the child started is found and killed when it ends, whatever else failed.
 Nothing the child prints or returns as an exit code is a verdict: results cross back only as files in its
 `out/` directory (JSON and `.npy` arrays), which the caller validates.
 """
@@ -31,6 +33,10 @@ import numpy as np
 SANDBOX_UID = 60123  # unprivileged uid the child runs as when the grader is root; no account needed
 INSIDE = Path("/sandbox")  # where the scratch directory appears inside bubblewrap
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# The only grader modules the child imports (grader.child and what it imports); inside bubblewrap they are
+# all the child sees of the grader's tree. A module added to the child's imports must be listed here.
+CHILD_MODULES = ("__init__.py", "child.py", "child_tasks.py", "engine.py", "trace.py")
+MARKER_VAR = "HW2_GRADE_SANDBOX"  # in the environment of every child: "<grader pid>-<run id>"
 
 
 @dataclass(frozen=True)
@@ -65,12 +71,15 @@ class Isolation:
         return "bubblewrap" if self.bwrap else "rlimits only"
 
     def describe(self) -> str:
-        parts = [f"bubblewrap ({self.bwrap}): no network, private PID namespace, read-only file system with the "
-                 "reference, data and outputs hidden" if self.bwrap else
-                 "NO bubblewrap: student code can read files and use the network as this user; install "
-                 "bubblewrap for isolation"]
-        parts.append(f"unprivileged uid {SANDBOX_UID}" if self.drop_uid else "same uid as the grader")
-        parts.append("cgroup memory and process limits" if self.cgroup else "no cgroup limits (rlimits only)")
+        parts = [f"bubblewrap ({self.bwrap}): no network, private PID namespace, read-only file system with only "
+                 "the system, Python and the grader's child modules in it (the reference, the rubric, the data and "
+                 "the outputs are not there)" if self.bwrap else
+                 "rlimits only: NO bubblewrap, so student code can read and write files and use the network as the "
+                 "grader's user; install bubblewrap for isolation"]
+        parts.append(f"unprivileged uid {SANDBOX_UID}" if self.drop_uid else
+                     f"same uid as the grader{' (root)' if os.geteuid() == 0 else ''}")
+        parts.append("cgroup memory and process limits" if self.cgroup else "no cgroup limits")
+        parts.append("rlimits on address space, CPU time, file size, open files and processes, and a wall-clock limit")
         return "; ".join(parts)
 
 
@@ -92,14 +101,37 @@ class ChildOutcome:
     results: dict = field(default_factory=dict)  # validated JSON the child wrote to out/result.json
     out_dir: Path | None = None  # where its arrays are (read with `load_array`)
     log_tail: str = ""  # the end of what it printed, for diagnostics only
+    returncode: int | None = None  # of the process the grader started (bwrap passes its child's on)
 
     def describe_failure(self, limits: Limits) -> str:
         if self.status == "timeout":
             return f"timed out: stopped after {self.seconds:.0f} s (limit {limits.wall_s:.0f} s)"
         if self.status == "memory":
-            return f"ran out of memory (limit {limits.memory_bytes >> 30} GiB)"
+            return (f"ran out of memory (limits: {_gib(limits.memory_bytes)} of address space per process, "
+                    f"{_gib(limits.tree_memory_bytes)} for all its processes where cgroups are available)")
         tail = self.log_tail.strip().splitlines()[-1:] or ["no message"]
-        return f"the process died ({tail[0][:300]})"
+        return f"the process died ({_exit_words(self.returncode, limits)}; last output: {tail[0][:300]})"
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):.3g} GiB"
+
+
+def _exit_words(code: int | None, limits: Limits) -> str:
+    """How the child ended, in words: bwrap reports a signal that killed its child as 128 + the signal."""
+    if code is None:
+        return "no exit status"
+    sig = -code if code < 0 else code - 128 if code > 128 else 0
+    if sig == signal.SIGXFSZ:
+        return f"killed for writing more than {limits.file_bytes >> 20} MiB to one file"
+    if sig == signal.SIGXCPU:
+        return f"killed for using more than {limits.cpu_s} s of CPU time"
+    if sig:
+        try:
+            return f"killed by {signal.Signals(sig).name}"
+        except ValueError:
+            return f"killed by signal {sig}"
+    return f"it exited with status {code} before the grader's tasks finished"
 
 
 def reference_paths() -> list[Path]:
@@ -121,6 +153,22 @@ def _python_paths() -> list[Path]:
     return sorted({p.resolve() for p in paths})
 
 
+def grader_root() -> Path:
+    """The directory holding the `grader` package: a source checkout or an installation's site-packages."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _is_site_dir(p: Path) -> bool:
+    return p.name in ("site-packages", "dist-packages")
+
+
+def _import_paths() -> list[Path]:
+    """The child's PYTHONPATH: the parent's import path, with the grader's root always in it (the parent's
+    sys.path may reach the grader only through "" or the current directory, which the child does not share)."""
+    paths = _python_paths()
+    return paths if grader_root() in paths else paths + [grader_root()]
+
+
 def _bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path]) -> list[str]:
     # As root, keep the real user namespace so that setpriv can switch to the unprivileged uid; otherwise
     # a new user namespace is what lets an ordinary user run bwrap at all.
@@ -130,14 +178,44 @@ def _bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path]) -> list[str]:
             "--tmpfs", "/tmp", "--dir", "/var/tmp"]
     for sys_dir in ("/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
         argv += ["--ro-bind-try", sys_dir, sys_dir]
+    # The grader's own tree is never bound whole: a source checkout holds solutions/ (and its history in
+    # .git/), the rubric, the calibration and the reference classifier. Only CHILD_MODULES are bound, into
+    # an otherwise empty grader/ folder (and solutions/, which `hidden` covers for every student). An
+    # installed grader lives in site-packages, which Python needs: that is bound, with the grader's and the
+    # checks' packages covered by empty folders; so is a checkout inside another directory on the import
+    # path (the checkout is covered).
+    root = grader_root()
+    installed = _is_site_dir(root)
+    bound = [p for p in _python_paths() if p != root or installed]
+    outer = [p for p in bound if p == root or not p.is_relative_to(root)]
+    inner = [p for p in bound if p not in outer]  # e.g. a virtual environment inside the checkout
+    covers = [root / pkg for pkg in ("grader", "checks") if (root / pkg).is_dir()] if installed else \
+        [root] if any(root.is_relative_to(p) for p in outer) else []
     # Directories bwrap creates on the way to a bind target are private to root unless made otherwise,
     # which would lock the unprivileged uid out of /work/... or /root/...
-    parents = sorted({a for p in _python_paths() + [INSIDE / "x"] for a in p.parents if str(a) != "/"},
+    parents = sorted({a for p in bound + [INSIDE / "x", root / "grader" / "x"] for a in p.parents if str(a) != "/"},
                      key=lambda a: len(a.parts))
     for a in parents:
         argv += ["--perms", "0755", "--dir", str(a)]
-    for p in _python_paths():
+    for p in outer:
         argv += ["--ro-bind", str(p), str(p)]
+    for c in covers:
+        argv += ["--perms", "0755", "--tmpfs", str(c)]
+    for a in parents:  # again, for the folders the covers hid
+        if any(a.is_relative_to(c) and a != c for c in covers):
+            argv += ["--perms", "0755", "--dir", str(a)]
+    for p in inner:
+        argv += ["--ro-bind", str(p), str(p)]
+    if covers or installed:
+        argv += ["--perms", "0755", "--dir", str(root / "grader")]
+    for module in CHILD_MODULES:
+        argv += ["--ro-bind", str(root / "grader" / module), str(root / "grader" / module)]
+    # The reference solutions are bound too, for grading the bundled reference itself (it imports them);
+    # for a student, grade() lists them in `hidden`, whose empty folders below cover them.
+    for ref in reference_paths():
+        argv += ["--ro-bind", str(ref), str(ref)]
+    for c in covers:
+        argv += ["--remount-ro", str(c)]
     for p in hidden:  # an empty read-only directory (or /dev/null for a file) over each hidden path
         argv += ["--tmpfs", str(p), "--remount-ro", str(p)] if p.is_dir() else ["--ro-bind", "/dev/null", str(p)]
     argv += ["--ro-bind", str(scratch / "submission"), str(INSIDE / "submission"),
@@ -177,6 +255,14 @@ class _Cgroup:
             (d / "cgroup.procs").write_text(str(os.getpid()))
 
     def oom_killed(self) -> bool:
+        # The OOM killer's own count where the kernel has it (failcnt also counts page cache reclaimed at
+        # the limit, which kills nothing).
+        try:
+            for line in (self.dirs[0] / "memory.oom_control").read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1]) > 0
+        except (OSError, ValueError):
+            pass
         try:
             return int((self.dirs[0] / "memory.failcnt").read_text()) > 0
         except (OSError, ValueError):
@@ -203,15 +289,52 @@ class _Cgroup:
                 pass
 
 
-def _kill_uid(uid: int) -> None:
-    """Kill every process of the sandbox uid: catches anything that escaped the process group."""
+def _kill_uid(uid: int, marker: str) -> None:
+    """Kill every process of the sandbox uid: catches anything that escaped the process group. A process that
+    carries another child's marker is spared: it belongs to another grading run sharing the uid on this
+    machine (two `hw2-grade` commands at once), which killing it would break."""
+    own = f"{MARKER_VAR}={marker}".encode()
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if d.stat().st_uid == uid:
-                    os.kill(int(d.name), signal.SIGKILL)
+                if d.stat().st_uid != uid:
+                    continue
+                env = (d / "environ").read_bytes().split(b"\0")
+                if any(v.startswith(MARKER_VAR.encode() + b"=") and v != own for v in env):
+                    continue
+                os.kill(int(d.name), signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 pass
+
+
+def marked_processes(prefix: str = "") -> list[int]:
+    """Processes whose environment carries the sandbox marker (of children of this grader process when
+    `prefix` is f"{os.getpid()}-", of one child when it is that child's whole marker)."""
+    needle = f"{MARKER_VAR}={prefix}".encode()
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                env = (d / "environ").read_bytes()
+            except OSError:  # gone, or not ours to read
+                continue
+            if any(v.startswith(needle) for v in env.split(b"\0")):
+                found.append(int(d.name))
+    return found
+
+
+def kill_marked(marker: str, rounds: int = 50) -> None:
+    """SIGKILL every process carrying `marker` until none is left (a process may fork while we look)."""
+    for _ in range(rounds):
+        pids = marked_processes(marker)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
 
 
 def make_scratch(submission_dir: Path, base: Path | None = None) -> Path:
@@ -219,12 +342,30 @@ def make_scratch(submission_dir: Path, base: Path | None = None) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="hw2grade-", dir=base))
     for sub in ("in", "out", "work"):
         (scratch / sub).mkdir()
-    shutil.copytree(submission_dir, scratch / "submission", symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(submission_dir, scratch / "submission", symlinks=True, ignore=_not_copied)
     # The copy keeps the student's modes (a 0700 folder, a 0600 file): make it readable by the sandbox uid.
     for path in [scratch / "submission", *(scratch / "submission").rglob("*")]:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() else 0o644)
     return scratch
+
+
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """What the scratch copy leaves out: .git, symbolic links (a link to the reference or the data would point
+    out of the submission; without bubblewrap the child could follow it) and anything that is neither a
+    file nor a folder (a FIFO would block the copy)."""
+    import stat
+
+    skipped = {".git"}
+    for name in names:
+        try:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+        except OSError:
+            skipped.add(name)
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            skipped.add(name)
+    return skipped
 
 
 def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Isolation,
@@ -240,10 +381,11 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
     cmd = [sys.executable, "-s", "-B", "-m", "grader.child", phase, str(base)]
     if iso.bwrap:
         cmd = _bwrap_argv(iso, scratch, _existing(list(hidden))) + cmd
+    marker = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # finds every process of this child, wherever it went
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(base / "work"), "TMPDIR": "/tmp" if iso.bwrap else str(scratch / "work"),
-           "PYTHONPATH": os.pathsep.join(str(p) for p in _python_paths()), "PYTHONHASHSEED": "0",
+           "PYTHONPATH": os.pathsep.join(str(p) for p in _import_paths()), "PYTHONHASHSEED": "0",
            "OMP_NUM_THREADS": str(request.get("threads", 2)), "MKL_NUM_THREADS": str(request.get("threads", 2)),
-           "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}
+           "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", MARKER_VAR: marker}
     if iso.drop_uid:
         for p in (out, scratch / "work"):
             os.chown(p, SANDBOX_UID, SANDBOX_UID)
@@ -287,14 +429,18 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
             else:
                 oom = False
             if iso.drop_uid:
-                _kill_uid(SANDBOX_UID)
+                _kill_uid(SANDBOX_UID, marker)
+            # Last: whatever still carries this child's marker (without bwrap, cgroups or a uid of its own,
+            # a process that left the process group with setsid would otherwise live on).
+            kill_marked(marker)
     seconds = time.perf_counter() - start
     log_tail = _read_tail(log_path, limits.output_bytes)
     results = _read_results(out, limits)
     if status == "ok" and results.get("_complete") is not True:
         memory_words = ("MemoryError", "bad_alloc", "Cannot allocate memory", "DefaultCPUAllocator: can't allocate")
         status = "memory" if oom or any(w in log_tail for w in memory_words) else "crashed"
-    return ChildOutcome(status=status, seconds=seconds, results=results, out_dir=out, log_tail=log_tail)
+    return ChildOutcome(status=status, seconds=seconds, results=results, out_dir=out, log_tail=log_tail,
+                        returncode=proc.returncode)
 
 
 def _read_tail(path: Path, limit: int) -> str:

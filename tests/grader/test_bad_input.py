@@ -1,0 +1,169 @@
+"""Submissions that are broken rather than hostile: each is graded to a full result, the item the problem
+belongs to says what went wrong in words a student can act on (the test checks the words, not only the
+score), and the other items are graded normally."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.grade import GradeOptions, grade
+from grader.rubric import BY_NUMBER, select
+from grader.sandbox import Limits
+from tests.conftest import item
+from tests.corpus import attacks
+from tests.grader.test_attacks import small_calibration
+
+BASE = attacks.BASE.read_text()
+NET_FORWARD = "        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"
+
+
+def edited(*edits: tuple[str, str]) -> str:
+    source = BASE
+    for old, new in edits:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    return source
+
+
+def in_net_forward(body: str) -> str:
+    return edited((NET_FORWARD, "\n".join("        " + ln for ln in body.strip().splitlines()) + "\n\n\nclass NetBN"))
+
+
+def line_of(source: str, text: str) -> int:
+    return source[: source.index(text)].count("\n") + 1
+
+
+SYNTAX = edited(("def loss_fn(logits, targets):", "def loss_fn(logits, targets:"))
+WITHOUT_NETBN = BASE[: BASE.index("class NetBN")] + BASE[BASE.index("def init_weights"):]
+JUNK = bytes(random.Random(0).randrange(256) for _ in range(4000)) + b"\x00"
+LONG_LINE = BASE + "\n_TABLE = [" + ", ".join(["0"] * 400_000) + "]\n"
+
+
+def notebook(cells: list[str]) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nbformat.writes(nb)
+
+
+@dataclass(frozen=True)
+class Case:
+    files: dict[str, str | bytes]
+    only: str
+    messages: dict[str, tuple[str, ...]]  # item -> phrases its feedback must contain (case-insensitive)
+    full: tuple[str, ...] = ()  # items graded normally: full marks
+    notes: tuple[str, ...] = ()  # phrases the report's notes must contain
+    limits: dict = field(default_factory=dict)
+    dataset: bool = False
+    training: bool = False
+
+
+ALL_QUICK = ("5.1.1", "5.1.2", "5.2.1", "5.3.1")
+CASES: dict[str, Case] = {
+    "syntax_error": Case(
+        {"submission.py": SYNTAX}, "5.1.1,5.1.2",
+        {n: ("SyntaxError", f"line {line_of(SYNTAX, 'def loss_fn(')}") for n in ("5.1.1", "5.1.2")}),
+    "import_error": Case(
+        {"submission.py": "import not_a_module\n" + BASE}, "5.1.1,5.1.2",
+        {n: ("did not load", "No module named 'not_a_module'") for n in ("5.1.1", "5.1.2")}),
+    "missing_netbn": Case(
+        {"submission.py": WITHOUT_NETBN}, ",".join(ALL_QUICK),
+        {"5.3.1": ("NetBN", "defines no `NetBN`")}, full=("5.1.1", "5.1.2", "5.2.1")),
+    "wrong_output_shape": Case(
+        {"submission.py": edited(("nn.Linear(84, 10),\n        )\n\n    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
+                                  "nn.Linear(84, 5),\n        )\n\n    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"))},
+        "5.1.1,5.1.2,5.3.1", {"5.1.1": ("5 outputs",)}, full=("5.1.2", "5.3.1")),
+    "exception_in_forward": Case(
+        {"submission.py": in_net_forward("raise ValueError('shapes do not line up')")}, ",".join(ALL_QUICK),
+        {"5.1.1": ("ValueError: shapes do not line up", "submission.py line")}, full=("5.1.2", "5.3.1")),
+    "exception_in_init_weights": Case(
+        {"submission.py": edited(('nn.init.zeros_(m.bias)', 'nn.init.zeros_(m.bias)\n            1 / 0'))},
+        ",".join(ALL_QUICK), {"5.2.1": ("init_weights", "ZeroDivisionError", "submission.py line")},
+        full=("5.1.1", "5.1.2", "5.3.1")),
+    "exception_in_optimiser": Case(
+        {"submission.py": edited(('                st["t"] += 1\n', '                st["t"] += 1\n                raise KeyError("beta3")\n'))},
+        "5.4.1,5.4.2", {"5.4.1": ("KeyError", "beta3")}, full=("5.4.2",)),
+    "exception_in_augment": Case(
+        {"submission.py": edited(("    n = images.shape[0]\n", "    n = images.shape[0]\n    raise TypeError('augment got lost')\n"))},
+        "5.4.2,5.4.3", {"5.4.3": ("augment", "TypeError: augment got lost")}, full=("5.4.2",), dataset=True),
+    "timeout_in_forward": Case(
+        {"submission.py": in_net_forward("import time\ntime.sleep(1000)")}, ",".join(ALL_QUICK),
+        {"5.1.1": ("Net()", "timed out", "stopped after 8 s", "limit 8 s")}, full=("5.1.2", "5.3.1"),
+        limits={"wall_s": 8}),
+    "memory_exhausted_in_forward": Case(
+        {"submission.py": in_net_forward("hog = [torch.ones(1 << 26) for _ in range(400)]\nreturn hog")},
+        ",".join(ALL_QUICK), {"5.1.1": ("Net()", "ran out of memory")}, full=("5.1.2", "5.3.1"),
+        limits={"tree_memory_bytes": 2 << 30}),
+    "invalid_toml": Case(
+        {"submission.py": BASE, "answers.toml": "[problem4\nparameters = = 'd*n'\n"}, "4.1,5.1.2",
+        {"4.1": ("answers.toml is not valid TOML", "line")}, full=("5.1.2",)),
+    "empty_folder": Case(
+        {}, "5.1.1,5.1.2", {n: ("no submission.py and no .ipynb notebook",) for n in ("5.1.1", "5.1.2")}),
+    "both_py_and_notebook": Case(
+        {"submission.py": BASE, "homework.ipynb": notebook(["import torch\nclass Net:\n    pass\n"])}, "5.1.1",
+        {}, full=("5.1.1",), notes=("both submission.py and homework.ipynb found", "submission.py is graded")),
+    "binary_junk": Case(
+        {"submission.py": JUNK}, "5.1.1,5.1.2", {n: ("not Python source", "binary data") for n in ("5.1.1", "5.1.2")}),
+    "not_utf8": Case(  # Latin-1 text in a string (in a comment Python lets it pass, and so does the grader)
+        {"submission.py": BASE.encode() + b"\nCAFE = 'caf\xe9'\n# na\xefve\n"}, "5.1.2",
+        {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}", "utf-8")}),
+    "oversized_source": Case(
+        {"submission.py": BASE + "\n" + "#" * (3 << 20) + "\n"}, "5.1.1", {"5.1.1": ("bytes", "at most 2097152")}),
+    "broken_notebook": Case(
+        {"homework.ipynb": '{"cells": [ this is not json'}, "5.1.1", {"5.1.1": ("not a readable notebook",)}),
+    "extremely_long_line": Case(
+        {"submission.py": LONG_LINE}, "5.1.1,5.1.2", {}, full=("5.1.1", "5.1.2")),
+    "extremely_long_output": Case(
+        {"submission.py": edited(("    return F.cross_entropy(logits, targets)",
+                                  "    print('loss' * (5 << 20))\n    for i in range(100_000):\n        print(i, logits.shape)\n"
+                                  "    return F.cross_entropy(logits, targets)"))},
+        "5.1.2", {}, full=("5.1.2",)),
+    "nesting_too_deep": Case(
+        {"submission.py": BASE + "\nX = " + "(" * 300 + "1" + ")" * 300 + "\n"}, "5.1.2",
+        {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}")}),
+    "nan_loss_in_training": Case(
+        {"submission.py": in_net_forward("x = self.features(x)\nx = x.view(x.size(0), -1)\n"
+                                         "return self.classifier(x) * float('nan')")},
+        "5.1.3", {"5.1.3": ("training Net() failed", "NaN or infinite", "step")}, dataset=True, training=True),
+}
+
+
+def write_case(case: Case, folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name, content in case.files.items():
+        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def _params():
+    return [pytest.param(n, marks=pytest.mark.slow) if c.training else n for n, c in CASES.items()]
+
+
+@pytest.mark.parametrize("name", _params())
+def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calibration, isolation):
+    case = CASES[name]
+    dataset = request.getfixturevalue("cifar10") if case.dataset else None
+    folder = write_case(case, tmp_path / name)
+    cal = small_calibration(calibration) if case.training else calibration
+    result = grade(folder, GradeOptions(selected=select(case.only), verify_reference=False, limits=Limits(**case.limits)),
+                   dataset=dataset, calibration=cal, isolation=isolation)
+    selected = select(case.only)
+    for number in selected:
+        it = item(result, number)
+        assert it.status != "skipped", f"{number} has no result"
+        assert "the grader could not check this item" not in it.feedback, f"{number}: {it.feedback}"
+    for number, phrases in case.messages.items():
+        it = item(result, number)
+        if not BY_NUMBER[number].manual:
+            assert it.score < it.max_score, f"{number} kept its points: {it.feedback}"
+        for phrase in phrases:
+            assert phrase.lower() in it.feedback.lower(), f"{name}: {phrase!r} not in {number}'s feedback: {it.feedback}"
+    for number in case.full:
+        it = item(result, number)
+        assert it.score == it.max_score, f"{name}: {number} was not graded normally: {it.feedback}"
+    notes = " ".join(result.notes)
+    for phrase in case.notes:
+        assert phrase in notes, f"{phrase!r} not in the notes: {result.notes}"

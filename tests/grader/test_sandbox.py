@@ -1,0 +1,223 @@
+"""What a sandboxed child can see and do, observed from inside by a probe submission, and what the report
+says about the isolation: the reference, the rubric, the data and the test labels are out of reach, the
+network is gone, only the scratch is writable, limits are in force, and the rlimits-only path works and
+says plainly that it is weaker."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+from grader.data import default_cache_dir
+from grader.grade import GradeOptions, grade
+from grader.report import render_html
+from grader.rubric import select
+from grader.runner import SubmissionRun
+from grader.sandbox import CHILD_MODULES, Limits, detect_isolation, grader_root, make_scratch, reference_paths
+from tests.conftest import item
+from tests.corpus import attacks
+from tests.grader.test_attacks import InputRecorder, own_sandbox_uid  # noqa: F401  (autouse fixture)
+
+LOOK_AROUND = r'''
+import json, os, resource, socket
+from pathlib import Path
+import grader
+
+root = Path(grader.__file__).resolve().parent.parent
+report = {"uid": os.getuid(), "gid": os.getgid(), "cwd": os.getcwd(), "env": sorted(os.environ),
+          "home": os.environ.get("HOME"), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+report["cap_eff"], report["no_new_privs"] = status["CapEff"].strip(), status.get("NoNewPrivs", "").strip()
+report["rlimits"] = {name: resource.getrlimit(getattr(resource, name))[0]
+                     for name in ("RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CPU")}
+
+
+def readable(path):
+    try:
+        p = Path(path)
+        return bool(p.read_bytes()) if p.is_file() else bool(list(p.iterdir()))
+    except OSError:
+        return False
+
+
+report["readable"] = {p: readable(p) for p in json.loads(Path("../in/request.json").read_text())["look_at"]}
+report["root_listing"] = sorted(os.listdir(root)) if root.is_dir() else None
+report["grader_listing"] = sorted(os.listdir(root / "grader"))
+report["tmp_listing"] = sorted(os.listdir("/tmp"))
+writable = {}
+for where in ("../out/x", "../work/x", "../submission/x", "../in/x", str(root / "x"), str(root / "grader" / "x"),
+              "/usr/x", "/etc/x", "/tmp/x", "/var/tmp/x"):
+    try:
+        Path(where).write_text("x")
+        writable[where] = True
+    except OSError:
+        writable[where] = False
+report["writable"] = writable
+report["interfaces"] = [n for _, n in socket.if_nameindex()]
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    report["internet"] = True
+except OSError:
+    report["internet"] = False
+Path("../out/look_around.json").write_text(json.dumps(report))
+'''
+
+
+@pytest.fixture
+def bwrap_isolation(isolation):
+    if not isolation.bwrap:
+        pytest.skip("bubblewrap is not usable on this machine")
+    return isolation
+
+
+def grade_hidden() -> list[Path]:
+    """What grade() hides from every child (grader/grade.py)."""
+    return [Path(p) for p in (os.environ.get("HW2_CIFAR10"),) if p] + [default_cache_dir(), *reference_paths()]
+
+
+def look_around(tmp_path: Path, iso, look_at: list[str], limits: Limits = Limits()) -> dict:
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    (folder / "submission.py").write_text(LOOK_AROUND)
+    run = SubmissionRun(folder, limits, iso, grade_hidden())
+    try:
+        outcome = run.run("probe", ["names"], {"look_at": look_at})["names"]
+        assert outcome.ok, outcome.error
+        return json.loads((outcome.out_dir / "look_around.json").read_text())
+    finally:
+        run.close()
+
+
+def test_child_sees_only_what_it_needs(tmp_path, bwrap_isolation):
+    root = grader_root()
+    secrets = [str(p) for ref in reference_paths() for p in ref.rglob("*") if p.is_file()][:40]
+    secrets += [str(root / "grader" / "rubric" / "test_p5_1_net.py"), str(root / "grader" / "calibration.json"),
+                str(root / "grader" / "reference_classifier.npz"), str(root / "grader" / "grade.py"),
+                str(root / ".git"), str(root / "tests"), str(root / "README.md"), str(default_cache_dir()),
+                str(tmp_path)]
+    if os.environ.get("HW2_CIFAR10"):
+        secrets.append(os.environ["HW2_CIFAR10"])
+        secrets.append(str(Path(os.environ["HW2_CIFAR10"]).parent))
+    assert any("solutions" in s and s.endswith("cnn.py") for s in secrets), "the reference was not found to test"
+    limits = Limits(file_bytes=32 << 20, open_files=200, processes=50)
+    seen = look_around(tmp_path, bwrap_isolation, secrets, limits)
+
+    leaked = [p for p, ok in seen["readable"].items() if ok]
+    assert not leaked, f"readable from the sandbox: {leaked}"
+    assert seen["grader_listing"] == sorted(CHILD_MODULES), seen["grader_listing"]
+    assert set(seen["root_listing"] or []) <= {"grader", "solutions"}, seen["root_listing"]
+    assert seen["interfaces"] == ["lo"] and not seen["internet"]
+    assert len(seen["pids"]) <= 5 and os.getpid() not in seen["pids"], "the child sees the machine's processes"
+    writable = seen["writable"]
+    assert writable["../out/x"] and writable["../work/x"]
+    assert not any(ok for where, ok in writable.items() if where not in ("../out/x", "../work/x", "/tmp/x", "/var/tmp/x"))
+    python_in_tmp = {q.relative_to("/tmp").parts[0] for q in sandbox._python_paths() if q.is_relative_to("/tmp")}
+    assert set(seen["tmp_listing"]) <= python_in_tmp, f"the child's /tmp is not private: {seen['tmp_listing']}"
+    assert seen["home"] == "/sandbox/work" and "HW2_CIFAR10" not in seen["env"]
+    assert sandbox.MARKER_VAR in seen["env"]
+    if bwrap_isolation.drop_uid:
+        assert seen["uid"] == sandbox.SANDBOX_UID and seen["gid"] == sandbox.SANDBOX_UID
+        assert int(seen["cap_eff"], 16) == 0 and seen["no_new_privs"] == "1"
+    r = seen["rlimits"]
+    assert r["RLIMIT_AS"] == limits.memory_bytes and r["RLIMIT_FSIZE"] == limits.file_bytes
+    assert r["RLIMIT_NOFILE"] == limits.open_files and r["RLIMIT_CPU"] == limits.cpu_s
+    if bwrap_isolation.drop_uid:  # otherwise the limit counts the user's other processes too
+        assert r["RLIMIT_NPROC"] == limits.processes
+
+
+def test_child_cannot_read_test_labels(tmp_path, grade_folder, cifar10, monkeypatch):
+    """The data file and the decoded cache are not reachable from inside, and no array the grader hands a
+    child holds the test labels (5.4.3 hands it test images, which are perturbed and unlabelled)."""
+    recorder = InputRecorder(monkeypatch)
+    values = {"DATA": os.environ.get("HW2_CIFAR10") or str(tmp_path / "none.zip"), "CACHE": str(default_cache_dir())}
+    folder = attacks.build("read_test_labels", tmp_path, **values)
+    result = grade_folder(folder, "5.1.2,5.4.3", dataset=cifar10)
+    report = item(result, "5.1.2").feedback
+    assert "PROBE-DONE" in report and "LEAK" not in report, report
+    assert "aug_images" in recorder.arrays
+    recorder.assert_no_test_labels(cifar10.test_y)
+    assert set(recorder.arrays) >= {"loss_logits", "loss_targets"}
+    assert not any("label" in n or n.startswith("test_y") for n in recorder.arrays)
+
+
+def test_report_states_isolation_and_limits(tmp_path, grade_folder, bwrap_isolation):
+    folder = tmp_path / "base"
+    folder.mkdir()
+    (folder / "submission.py").write_text(attacks.BASE.read_text())
+    result = grade_folder(folder, "5.1.2", limits=Limits(wall_s=120))
+    assert result.isolation.startswith("bubblewrap") and "no network" in result.isolation
+    assert f"unprivileged uid {sandbox.SANDBOX_UID}" in result.isolation or not bwrap_isolation.drop_uid
+    assert result.limits.startswith("wall 120 s") and "address space" in result.limits
+    assert result.environment["isolation"] == "bubblewrap"
+    html = render_html(result)
+    assert "bubblewrap" in html and "wall 120 s" in html
+
+
+def test_rlimits_only_path_works_and_says_so(tmp_path, calibration):
+    folder = tmp_path / "base"
+    folder.mkdir()
+    (folder / "submission.py").write_text(attacks.BASE.read_text())
+    result = grade(folder, GradeOptions(selected=select("5.1.1,5.1.2"), verify_reference=False, allow_bwrap=False),
+                   calibration=calibration)
+    assert [i.score for i in result.auto_items] == [i.max_score for i in result.auto_items], \
+        [i.feedback for i in result.auto_items]
+    assert result.isolation.startswith("rlimits only: NO bubblewrap")
+    assert "use the network" in result.isolation and "install bubblewrap" in result.isolation
+    assert result.environment["isolation"] == "rlimits only"
+    assert result.limits.startswith("wall ")
+    assert "NO bubblewrap" in render_html(result)
+    assert detect_isolation(allow_bwrap=False).bwrap is None
+
+
+def test_concurrent_runs_sharing_the_uid_do_not_kill_each_other(tmp_path, bwrap_isolation):
+    """Two grading runs at once with the same sandbox uid: the one that ends first must not kill the other's
+    child (it kills only processes of the uid that are its own or carry no marker)."""
+    slow, quick = tmp_path / "slow", tmp_path / "quick"
+    for folder in (slow, quick):
+        folder.mkdir()
+    (slow / "submission.py").write_text("import time\ntime.sleep(6)\nNet = None\n")
+    (quick / "submission.py").write_text("Net = None\n")
+    outcome = {}
+
+    def run_slow():
+        run = SubmissionRun(slow, Limits(wall_s=60), bwrap_isolation, grade_hidden())
+        try:
+            outcome["slow"] = run.run("probe", ["names"], {})["names"]
+        finally:
+            run.close()
+
+    thread = threading.Thread(target=run_slow)
+    thread.start()
+    time.sleep(1.5)
+    for _ in range(2):
+        run = SubmissionRun(quick, Limits(wall_s=60), bwrap_isolation, grade_hidden())
+        try:
+            assert run.run("probe", ["names"], {})["names"].ok
+        finally:
+            run.close()
+    thread.join(90)
+    assert outcome["slow"].ok, outcome["slow"].error
+
+
+def test_scratch_copy_leaves_out_links_and_special_files(tmp_path):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "submission.py").write_text("x = 1\n")
+    (folder / "data").mkdir()
+    (folder / "data" / "w.npy").write_bytes(b"123")
+    (folder / "answers.toml").symlink_to(grader_root() / "solutions" / "reference" / "answers.toml")
+    (folder / "data" / "cifar").symlink_to(Path(os.environ.get("HW2_CIFAR10") or "/etc/passwd"))
+    os.mkfifo(folder / "pipe")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref")
+    scratch = make_scratch(folder, base=tmp_path)
+    copied = sorted(str(p.relative_to(scratch / "submission")) for p in (scratch / "submission").rglob("*"))
+    assert copied == ["data", "data/w.npy", "submission.py"]
+    from grader.submission import locate_entry
+
+    assert any("symbolic links are not followed" in n and "answers.toml" in n for n in locate_entry(folder).notes)
