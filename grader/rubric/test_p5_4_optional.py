@@ -37,7 +37,8 @@ def judge_optimizer(ctx, name: str) -> Verdict:
     o = ctx.probe()[f"optimizer:{name}"]
     if not o.ok:
         return failed(o, name)
-    static = library_uses(ctx.submission_source(), "optimizer")
+    key = name.lower()  # "adam" or "rmsprop": the other optimiser's library use costs only its own item
+    static = [u for u in library_uses(ctx.submission_source(), "optimizer") if key in u.lower()]
     runtime = o.data.get("library_calls") or []
     if runtime or static:
         return Verdict(0.0, f"{name} must be written by hand, but the submission uses torch's optimiser code: "

@@ -574,8 +574,8 @@ _sys.settrace(_tracer)
         feedback={n: ("timed out", "stopped after", "limit 8 s") for n in QUICK}),
     "loop_in_forward": Attack(
         "Net.forward loops forever (swallowing the alarm)",
-        "Net's items time out; loss and NetBN keep full marks",
-        honest={"5.1.1": 0.0, "5.2.1": 0.0}, keeps=("5.1.2", "5.3.1"), limits={"wall_s": 8},
+        "Net's architecture item times out; a fresh child grades loss and NetBN in full",
+        only=("5.1.1", "5.1.2", "5.3.1"), honest={"5.1.1": 0.0}, keeps=("5.1.2", "5.3.1"), limits={"wall_s": 8},
         edits=(("        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
                 "        while True:\n            try:\n                while True:\n                    pass\n            except BaseException:\n                pass\n\n\nclass NetBN"),),
         feedback={"5.1.1": ("timed out", "stopped after")}),
@@ -683,9 +683,7 @@ class Net(nn.Module):
         "answers.toml is a symbolic link to the reference answers (solutions/reference/answers.toml)",
         "the theory items must not read the reference through the link",
         only=("2.1", "3.1", "4.1", "4.2", "4.3"), honest={n: 0.0 for n in ("2.1", "3.1", "4.1", "4.2", "4.3")},
-        files={"answers.toml": "@@LINK:solutions/reference/answers.toml@@"},
-        xfail="the parent reads answers.toml from the student's folder and follows a symbolic link (context.py "
-              "GradeContext.answers); it should refuse links, or read the sandbox's copy, which leaves them out"),
+        files={"answers.toml": "@@LINK:solutions/reference/answers.toml@@"}),
 }
 
 

@@ -27,7 +27,7 @@ DEFECTS: dict[str, Defect] = {
         "5.1.1", ("no relu after fc 120",)),
     "average_pooling": Defect(
         (("nn.Conv2d(3, 6, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),", "nn.Conv2d(3, 6, kernel_size=5), nn.ReLU(), nn.AvgPool2d(2),"),),
-        "5.1.1", ("average pooling where max pooling is specified",)),
+        "5.1.1", ("average pooling after conv 1", "max pooling is specified")),
     "fc1_width_100": Defect(
         (("nn.Linear(16 * 5 * 5, 120), nn.ReLU(),\n            nn.Linear(120, 84), nn.ReLU(),\n            nn.Linear(84, 10),\n        )\n\n    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
           "nn.Linear(16 * 5 * 5, 100), nn.ReLU(),\n            nn.Linear(100, 84), nn.ReLU(),\n            nn.Linear(84, 10),\n        )\n\n    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"),),

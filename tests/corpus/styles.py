@@ -17,7 +17,7 @@ def build(style: str, folder: Path) -> Path:
         return out
     source = (HERE / "styles" / style / "submission.py").read_text()
     if "class Adam" not in source:
-        optional = "import math  # noqa: E402\n\n\n" + base[base.index("class Adam"):]
+        optional = "import math  # noqa: E402\n\nimport torch.nn.functional as F  # noqa: E402\n\n\n" + base[base.index("class Adam"):]
         main = '\n\nif __name__ == "__main__":'
         source = source.replace(main, "\n\n" + optional + main) if main in source else source + "\n\n" + optional
     (out / "submission.py").write_text(source)
