@@ -81,31 +81,44 @@ def test_rmsprop(ctx, record):
     record(judge_optimizer(ctx, "RMSProp"))
 
 
-@pytest.mark.rubric("5.4.3")
-def test_augmentation(ctx, record):
-    o = ctx.probe()["augment"]
-    if not o.ok:
-        return record(failed(o, "augment"))
+def augmentation_criteria(ctx, o) -> tuple[list[tuple[bool, str]], np.ndarray] | Verdict:
+    """The public criteria of 5.4.3 (shared with the student edition) and the augmented batch, or a
+    Verdict when the output is not a batch of the input's shape."""
     images = ctx.inputs["aug_images"]
-    criteria: list[tuple[bool, str]] = []
     try:
         a, b, c = (o.array(f"aug_{k}", shape=images.shape) for k in "abc")
     except ValueError as e:
-        return record(Verdict(0.0, f"augment must return a batch of the input's shape {images.shape}: {e}"))
-    criteria.append((o.data.get("dtype") == "float32", f"keeps dtype float32 (got {o.data.get('dtype')})"))
-    criteria.append((bool(np.array_equal(a, b)), "deterministic for a seeded generator"))
+        return Verdict(0.0, f"augment must return a batch of the input's shape {images.shape}: {e}")
+    criteria = [(o.data.get("dtype") == "float32", f"keeps dtype float32 (got {o.data.get('dtype')})"),
+                (bool(np.array_equal(a, b)), "deterministic for a seeded generator")]
     changed = float(np.abs(a - images).mean())
     criteria.append((changed > 1e-3, f"changes the images (mean absolute change {changed:.3g})"))
     criteria.append((not np.array_equal(a, c), "differs between generator seeds"))
     criteria.append((not o.data.get("input_modified"), "leaves its input untouched"))
     uses = (o.data.get("transforms_calls") or []) + library_uses(ctx.submission_source(), "transforms")
     criteria.append((not uses, "does not use torchvision's transforms" + (f" (uses {', '.join(uses[:3])})" if uses else "")))
-    drop = ctx.augmentation_accuracy_drop(a)
+    return criteria, a
+
+
+def criteria_verdict(criteria: list[tuple[bool, str]], suffix: str = "") -> Verdict:
+    good = sum(ok for ok, _ in criteria)
+    text = "; ".join(("ok: " if ok else "NOT: ") + t for ok, t in criteria)
+    return Verdict(good / len(criteria), f"{good} of {len(criteria)} augmentation criteria met: {text}.{suffix}")
+
+
+@pytest.mark.rubric("5.4.3")
+def test_augmentation(ctx, record):
+    o = ctx.probe()["augment"]
+    if not o.ok:
+        return record(failed(o, "augment"))
+    found = augmentation_criteria(ctx, o)
+    if isinstance(found, Verdict):
+        return record(found)
+    criteria, augmented = found
+    drop = ctx.augmentation_accuracy_drop(augmented)
     if drop is None:
         criteria.append((False, "accuracy drop not measured: the grader has no reference classifier (run `hw2-grade calibrate`)"))
     else:
         criteria.append((drop <= MAX_ACCURACY_DROP, f"costs the reference classifier {100 * drop:.1f} points of accuracy "
                                                     f"(at most {100 * MAX_ACCURACY_DROP:.0f} allowed)"))
-    good = sum(ok for ok, _ in criteria)
-    text = "; ".join(("ok: " if ok else "NOT: ") + t for ok, t in criteria)
-    record(Verdict(good / len(criteria), f"{good} of {len(criteria)} augmentation criteria met: {text}."))
+    record(criteria_verdict(criteria))
