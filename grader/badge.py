@@ -48,10 +48,15 @@ def _fmt(x: float) -> str:
     return f"{round(x, 1):g}" if math.isfinite(x) else "?"
 
 
-def render_badge(score: float, max_score: float, label: str = "hw2 grade") -> str:
-    """The badge as an SVG document (flat style: grey label, value coloured by percentage)."""
+def render_badge(score: float, max_score: float, bonus: float = 0.0, label: str = "hw2 grade") -> str:
+    """The badge as an SVG document (flat style: grey label, value coloured by percentage).
+
+    `score` out of `max_score` are the regular points; bonus points are shown apart ("85/85 +10"), so that
+    the fraction never exceeds one and the colour follows the regular points only."""
     label = _XML_INVALID.sub("", str(label))[:MAX_LABEL_CHARS] or "grade"
     value = f"{_fmt(float(score))}/{_fmt(float(max_score))}"
+    if bonus and math.isfinite(bonus) and bonus > 0:
+        value += f" +{_fmt(float(bonus))}"
     colour = colour_for(float(score), float(max_score))
     lw = round(text_width(label) + 2 * PAD)
     vw = round(text_width(value) + 2 * PAD)

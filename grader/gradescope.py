@@ -88,7 +88,7 @@ def write_outputs(result: GradeResult, out_dir: Path) -> None:
     files = {
         "results.json": json.dumps(render_gradescope(result), indent=2, ensure_ascii=False) + "\n",
         "report.html": render_html(result),
-        "badge.svg": render_badge(result.score, result.max_score),
+        "badge.svg": render_badge(result.score - result.bonus_score, result.max_score, bonus=result.bonus_score),
     }
     for name, data in files.items():
         write_atomic(out_dir / name, data)

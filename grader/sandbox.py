@@ -216,8 +216,12 @@ def _bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path]) -> list[str]:
         argv += ["--ro-bind", str(ref), str(ref)]
     for c in covers:
         argv += ["--remount-ro", str(c)]
-    for p in hidden:  # an empty read-only directory (or /dev/null for a file) over each hidden path
-        argv += ["--tmpfs", str(p), "--remount-ro", str(p)] if p.is_dir() else ["--ro-bind", "/dev/null", str(p)]
+    # An empty read-only directory (or /dev/null for a file) over each hidden path that a bind above exposes;
+    # covering one that nothing exposes would only create its parent folders for the child to see.
+    visible = outer + inner + reference_paths() + [Path(d) for d in ("/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin")]
+    for p in hidden:
+        if any(p.is_relative_to(v) for v in visible):
+            argv += ["--tmpfs", str(p), "--remount-ro", str(p)] if p.is_dir() else ["--ro-bind", "/dev/null", str(p)]
     argv += ["--ro-bind", str(scratch / "submission"), str(INSIDE / "submission"),
              "--ro-bind", str(scratch / "in"), str(INSIDE / "in"),
              "--bind", str(scratch / "out"), str(INSIDE / "out"),

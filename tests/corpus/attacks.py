@@ -138,6 +138,7 @@ for _t in (_root / "grader" / "child_tasks.py", _root / "grader" / "grade.py", _
 '''
 
 READ_REFERENCE = r'''
+import sys
 import grader
 from pathlib import Path
 root = Path(grader.__file__).resolve().parent.parent
@@ -158,8 +159,10 @@ for folder in (".git/objects", ".git", "solutions", "grader", ""):
     except OSError as e:
         found.append(f"ls {folder or '.'}: {type(e).__name__}")
         continue
+    # The interpreter's own environment may sit inside the checkout (tox's .tox/); it must be visible to run.
+    env_top = [Path(sys.prefix).resolve().relative_to(root).parts[0]] if Path(sys.prefix).resolve().is_relative_to(root) else []
     extra = [n for n in names if n not in ("__init__.py", "child.py", "child_tasks.py", "engine.py", "trace.py",
-                                           "grader", "solutions", "__pycache__")]
+                                           "grader", "solutions", "__pycache__", *env_top)]
     found.append(f"ls {folder or '.'}: " + (f"LEAK {extra[:5]}" if extra else f"{names}"))
 try:
     import solutions.cnn

@@ -58,3 +58,14 @@ def test_badge_width_grows_with_text():
     wide = ET.fromstring(render_badge(1, 2, label="homework two grade"))
     assert float(wide.get("width")) > float(narrow.get("width"))
     assert 5 * 6 < text_width("87/90") < 5 * 8
+
+
+def test_bonus_points_are_shown_apart_and_do_not_colour_the_badge():
+    svg = render_badge(50, 85, bonus=10)
+    root = ET.fromstring(svg)
+    assert root.find(f"{SVG}title").text == "hw2 grade: 50/85 +10"
+    assert _value_fill(svg) == _value_fill(render_badge(50, 85))  # 59 %: orange, whatever the bonus
+
+
+def test_no_bonus_shows_no_plus():
+    assert "+" not in ET.fromstring(render_badge(85, 85, bonus=0)).find(f"{SVG}title").text
