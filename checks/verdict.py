@@ -9,6 +9,9 @@ class Verdict:
     fraction: float  # share of the item's points earned, 0.0 .. 1.0
     feedback: str  # one or more sentences naming what is right or which defect was found
     notes: tuple[str, ...] = field(default_factory=tuple)  # remarks that do not change the score
+    # The measurement came from the student's own code and could not be verified: the item earns nothing
+    # automatically, and `fraction` is what a human reviewer would award if they confirm it.
+    review: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:

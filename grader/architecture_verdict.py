@@ -3,15 +3,10 @@ student's tensors copied into the reference network, outputs compared on random 
 structural defects of its traced forward pass named in the feedback."""
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from checks.architecture import MappingError, describe_differences
 from checks.verdict import Verdict
-from grader.reference import load_into_reference, reference_events, reference_model
+from grader.reference import OUTPUT_RTOL, load_into_reference, output_difference, reference_events, reference_model
 from grader.rubric.common import failed
-
-OUTPUT_RTOL = 1e-4  # relative tolerance on logits of functionally equal networks (float32 summation order)
 
 
 def judge_architecture(ctx, name: str) -> Verdict:
@@ -25,13 +20,8 @@ def judge_architecture(ctx, name: str) -> Verdict:
     try:
         load_into_reference(model, name, events, o.data.get("tensors", {}), o.out_dir)
         checks = [("eval", "arch_x2", f"{name}_y_eval")] + ([("train", "arch_x1", f"{name}_y_train")] if name == "NetBN" else [])
-        worst = 0.0
-        for mode, x_name, y_name in checks:
-            y_student = o.array(y_name, shape=(8, 10), dtype="float32")
-            model.train(mode == "train")
-            with torch.no_grad():
-                y_ref = model(torch.from_numpy(ctx.inputs[x_name])).numpy()
-            worst = max(worst, float(np.abs(y_student - y_ref).max() / (np.abs(y_ref).max() + 1e-6)))
+        worst = output_difference(model, [(mode, ctx.inputs[x], o.array(y, shape=(8, 10), dtype="float32"))
+                                          for mode, x, y in checks])
         equal = worst <= OUTPUT_RTOL
     except (MappingError, ValueError) as e:
         equal, worst = False, None

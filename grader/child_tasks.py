@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import torch
 
-from grader.engine import Protocol, predict, train_variant
+from grader.engine import Protocol, predict, start_variant, train_variant
 from grader.trace import trace_forward
 
 CONTRACT = ("Net", "init_weights", "NetBN", "loss_fn", "bptt_gradients", "Adam", "RMSProp", "augment")
@@ -346,6 +346,34 @@ def train_run(ctx, task):
             "diverged_at": result.diverged_at, "images_per_s": result.images_per_s, "seconds": result.seconds}
 
 
+START_PASSES = (("eval", "arch_x2"), ("train", "arch_x1"), ("eval_after", "arch_x2"))  # (output key, input), in order
+
+
+def start_run(ctx, task):
+    """The starting network of a graded run, built and initialised by the student's code exactly as a run
+    would (seed, build, initialise): its traced forward and starting tensors, and its outputs on the
+    parent's inputs in eval mode (arch_x2), train mode (arch_x1) and eval mode again (which shows how the
+    train-mode pass moved BatchNorm's running statistics), for the grader to check that its reference
+    network computes the same function, and updates its state the same way, before training it itself."""
+    variant = task.split(":")[1]
+    cls_name, use_init = VARIANTS[variant]
+    init_fn = ctx.get("init_weights") if use_init else None
+    inputs = {x: torch.from_numpy(ctx.array(x)) for _, x in START_PASSES}  # (8, 3, 32, 32) each
+    with _DropoutDisabled():
+        model = start_variant(lambda: ctx.get(cls_name)(), init_fn, int(ctx.request["seed"]))
+        with torch.no_grad():
+            events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
+            tensors = _export_state(ctx, f"{variant}_e0", model, events)  # before a train-mode pass moves BN statistics
+            outputs = {}
+            for key, x in START_PASSES:
+                y = model.train(key == "train")(inputs[x])
+                if not isinstance(y, torch.Tensor):
+                    raise TypeError(f"{cls_name}() returned {type(y).__name__}, expected a tensor of logits")
+                ctx.put(f"{variant}_y_{key}", y.float())
+                outputs[key] = f"{variant}_y_{key}"
+    return {"events": events, "tensors": {"e0": tensors}, "outputs": outputs}
+
+
 def predict_run(ctx, task):
     """Predict classes for the (perturbed, unlabelled) test images with the trained weights of a run."""
     variant, epochs = task.split(":")[1], int(ctx.request["epochs"])
@@ -362,6 +390,7 @@ def predict_run(ctx, task):
 PHASES = {
     "probe": {"names": names, "arch": architecture, "loss": loss, "init": init, "bptt": bptt,
               "optimizer": optimizer, "augment": augmentation},
+    "start": {"start": start_run},
     "train": {"train": train_run},
     "predict": {"predict": predict_run},
 }

@@ -14,10 +14,12 @@ import numpy as np
 import torch
 
 from grader.calibration import Calibration
+from grader.child_tasks import START_PASSES
 from grader.data import Cifar10
-from grader.engine import Protocol, predict
+from grader.engine import Protocol, predict, train_started
 from grader.runner import SubmissionRun, TaskOutcome
 from grader.sandbox import Isolation, Limits
+from grader.training_verdict import FRESH_LIMIT
 
 MAX_ANSWER_CHARS = 20_000  # of one free-text answer kept for the report
 PROBE_TASKS = {  # rubric item -> probe tasks it needs
@@ -49,7 +51,8 @@ class RunObservation:
     losses: list[float] = field(default_factory=list)
     epoch_accuracy: list[float] = field(default_factory=list)  # after each epoch, 0..1
     initial_accuracy: float | None = None  # before training (fresh weights), when evaluated in the parent
-    evaluated_by: str = ""  # "reference network (parent)" or "student's network (sandboxed child)"
+    verified: bool = False  # trained and evaluated by the grader itself, not reported by the student's code
+    evaluated_by: str = ""  # who trained and evaluated it, for the report
     first_conv: np.ndarray | None = None  # (C, 3, k, k) final weights of the first conv, for the report
     images_per_s: float = 0.0
 
@@ -74,6 +77,7 @@ class GradeContext:
         self.rng = np.random.default_rng(config.seed)
         self._probe: dict[str, TaskOutcome] | None = None
         self._training: dict[str, RunObservation] | None = None
+        self.unmapped: dict[str, str] = {}  # variant -> why the grader could not train it in its reference network
         self._answers: tuple[dict, str] | None = None
         self.inputs: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] = {}
@@ -104,16 +108,94 @@ class GradeContext:
         return self._training
 
     def _train(self, variants: list[str]) -> dict[str, RunObservation]:
+        """Every graded run, trained where its result can be trusted. The instructor's edition has the student's
+        code build and initialise each network in the sandbox, checks that the reference network with those
+        starting tensors computes the same function, and then trains and evaluates the reference network
+        here: nothing the submission writes can stand in for the training. Runs whose network does not map
+        onto the reference (and every run in the student's edition, which has no reference) are trained and
+        evaluated by the student's own code in the sandbox, and marked unverified."""
         assert self.dataset is not None
+        observations: dict[str, RunObservation] = {}
+        test_x = perturb_test_images(self.dataset.test_x, self.config.seed)
+        test_y = torch.from_numpy(self.dataset.test_y)
+        in_sandbox = list(variants)
+        if self.config.edition == "instructor":
+            self.probe()  # puts the probe inputs (arch_x1, arch_x2) where a child can read them
+            request = {"seed": self.config.seed, "task_timeout_s": self.config.limits.wall_s}
+            starts = self.run.run("start", [f"start:{v}" for v in variants], request, timeout_s=self.config.limits.wall_s)
+            in_sandbox = []
+            for v in variants:
+                o = starts[f"start:{v}"]
+                if not o.ok:
+                    observations[v] = RunObservation(variant=v, ok=False, error=f"building the starting network failed: {o.error}")
+                    continue
+                model, why = self._reference_start(v, o)
+                if model is None:
+                    in_sandbox.append(v)
+                    self.unmapped[v] = why
+                    continue
+                observations[v] = self._train_here(v, model, test_x, test_y)
+        if in_sandbox:
+            observations.update(self._train_in_sandbox(in_sandbox, test_x, test_y))
+        return {v: observations[v] for v in variants}
+
+    def _reference_start(self, variant: str, o: TaskOutcome) -> tuple[torch.nn.Module | None, str]:
+        """The reference network holding the student's starting tensors, or (None, why) when it does not
+        compute the same function as the student's network on the probe inputs."""
+        from checks.architecture import MappingError
+        from grader.reference import OUTPUT_RTOL, load_into_reference, output_difference, reference_model
+
+        name = "NetBN" if variant == "bn" else "Net"
+        model = reference_model(name)
+        try:
+            load_into_reference(model, name, o.data.get("events", []), o.data.get("tensors", {}).get("e0", {}), o.out_dir)
+            outputs = o.data.get("outputs", {})
+            worst = output_difference(model, [(key.removesuffix("_after"), self.inputs[x],
+                                               o.array(str(outputs.get(key)), shape=(8, 10), dtype="float32"))
+                                              for key, x in START_PASSES])
+        except (MappingError, ValueError, KeyError, TypeError) as e:
+            return None, f"its tensors do not map onto the reference network ({e})"
+        if not worst <= OUTPUT_RTOL:
+            return None, f"it computes a different function from the reference network (relative difference {worst:.2g})"
+        return model, ""
+
+    def _train_here(self, variant: str, model: torch.nn.Module, test_x: np.ndarray, test_y: torch.Tensor) -> RunObservation:
+        """Train the reference network from the student's starting tensors with the grader's engine, and
+        evaluate it on the perturbed test images after every epoch (and before the first)."""
+        obs = RunObservation(variant=variant, ok=True, verified=True,
+                             evaluated_by="the grader's reference network, trained here from the submission's starting weights")
+        x = torch.from_numpy(test_x)
+        obs.initial_accuracy = float((predict(model, x) == test_y).float().mean())
+        if obs.initial_accuracy > FRESH_LIMIT:
+            return obs  # stored weights, not an initialisation: judge_training says so; no time spent training
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.config.threads)  # as many as a child would use (a batch worker sets its share)
+        try:
+            result = train_started(model, torch.from_numpy(self.dataset.train_x), torch.from_numpy(self.dataset.train_y),
+                                   self.config.protocol, self.config.seed)
+        finally:
+            torch.set_num_threads(before)
+        obs.steps, obs.losses, obs.images_per_s = result.steps, result.losses, result.images_per_s
+        if result.diverged_at is not None:
+            obs.ok, obs.error = False, f"the training loss became NaN or infinite at step {result.diverged_at}"
+            return obs
+        model.cpu()
+        for state in result.epoch_states:
+            model.load_state_dict(state)
+            obs.epoch_accuracy.append(float((predict(model, x) == test_y).float().mean()))
+        obs.first_conv = model.conv1.weight.detach().numpy().copy()
+        return obs
+
+    def _train_in_sandbox(self, variants: list[str], test_x: np.ndarray, test_y: torch.Tensor) -> dict[str, RunObservation]:
+        """The student's own code trains and predicts in children: its results are whatever the child
+        reports, so they are marked unverified (the instructor's edition sends them for review)."""
         self.run.put_inputs({"train_x": self.dataset.train_x, "train_y": self.dataset.train_y})
         proto = self.config.protocol
         request = {"protocol": proto.__dict__, "seed": self.config.seed, "task_timeout_s": self.config.limits.wall_s}
         outcomes = self.run.run("train", [f"train:{v}" for v in variants], request,
                                 timeout_s=self.config.limits.wall_s * len(variants))
-        test_x = perturb_test_images(self.dataset.test_x, self.config.seed)
-        test_y = torch.from_numpy(self.dataset.test_y)
         observations = {}
-        needs_child_eval = []
+        trained = []
         for v in variants:
             o = outcomes[f"train:{v}"]
             obs = RunObservation(variant=v, ok=o.ok, error=o.error)
@@ -126,14 +208,13 @@ class GradeContext:
             if o.data.get("diverged_at") is not None:
                 obs.ok, obs.error = False, f"the training loss became NaN or infinite at step {o.data['diverged_at']}"
                 continue
-            if not self._evaluate_in_reference(v, o, obs, test_x, test_y):
-                needs_child_eval.append(v)
-        if needs_child_eval:
+            trained.append(v)
+        if trained:
             self.run.put_inputs({"test_x": test_x})
-            preds = self.run.run("predict", [f"predict:{v}" for v in needs_child_eval], {"epochs": proto.epochs})
-            for v in needs_child_eval:
+            preds = self.run.run("predict", [f"predict:{v}" for v in trained], {"epochs": proto.epochs})
+            for v in trained:
                 p, obs = preds[f"predict:{v}"], observations[v]
-                obs.evaluated_by = "student's network (sandboxed child, unlabelled test images)"
+                obs.evaluated_by = "the submission's own network, trained and run in the sandbox on unlabelled, perturbed test images"
                 if not p.ok:
                     obs.ok, obs.error = False, f"evaluating the trained network failed: {p.error}"
                     continue
@@ -143,36 +224,6 @@ class GradeContext:
                 except ValueError as e:
                     obs.ok, obs.error = False, f"the predictions are not usable: {e}"
         return observations
-
-    def _evaluate_in_reference(self, variant: str, o: TaskOutcome, obs: RunObservation, test_x: np.ndarray,
-                               test_y: torch.Tensor) -> bool:
-        """Load the student's trained weights into the reference network and evaluate them here, so that
-        the student's forward never sees a test image. False when the architecture does not map."""
-        if self.config.edition != "instructor":  # the student edition ships no reference network
-            return False
-        from checks.architecture import MappingError
-        from grader.reference import load_into_reference, reference_model
-
-        name = "NetBN" if variant == "bn" else "Net"
-        model = reference_model(name)
-        x = torch.from_numpy(test_x)
-        tensors = o.data.get("tensors", {})
-        try:
-            accs = []
-            for epoch in range(0, self.config.protocol.epochs + 1):
-                load_into_reference(model, name, o.data.get("events", []), tensors.get(f"e{epoch}", {}), o.out_dir)
-                acc = float((predict(model, x) == test_y).float().mean())
-                if epoch == 0:
-                    obs.initial_accuracy = acc
-                else:
-                    accs.append(acc)
-            obs.first_conv = model.conv1.weight.detach().numpy().copy()
-        except (MappingError, ValueError, KeyError, TypeError) as e:
-            obs.evaluated_by = f"(reference evaluation impossible: {e})"
-            return False
-        obs.epoch_accuracy = accs
-        obs.evaluated_by = "reference network (in the grader, student weights copied in)"
-        return True
 
     def submission_source(self) -> str:
         """The graded source text (for static checks; never executed here)."""

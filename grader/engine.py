@@ -102,22 +102,35 @@ def train(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, protoc
     return result
 
 
-def train_variant(build: Callable[[], nn.Module], init: Callable[[nn.Module], None] | None, train_x: torch.Tensor,
-                  train_y: torch.Tensor, protocol: Protocol, seed: int,
-                  on_ready: Callable[[nn.Module], None] | None = None) -> tuple[nn.Module, TrainResult]:
-    """The one procedure behind every graded run and every calibration run: seed, build, initialise, train.
-    `on_ready` sees the initialised model before training (the grader records its starting weights)."""
+def start_variant(build: Callable[[], nn.Module], init: Callable[[nn.Module], None] | None, seed: int) -> nn.Module:
+    """The starting network of a run: seed, build, initialise, on the CPU (so a seed gives the same start on
+    any machine). A graded run does this in the sandbox with the student's code and trains in the grader."""
     torch.manual_seed(seed)
     model = build()
     if not isinstance(model, nn.Module):
         raise TypeError(f"the network class returned {type(model).__name__}, not an nn.Module")
     if init is not None:
         init(model)
+    return model
+
+
+def train_started(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, protocol: Protocol,
+                  seed: int) -> TrainResult:
+    """Train a network from `start_variant` on the default device, in place."""
+    device = default_device()
+    model.to(device)
+    return train(model, train_x.to(device), train_y.to(device), protocol, seed=seed)
+
+
+def train_variant(build: Callable[[], nn.Module], init: Callable[[nn.Module], None] | None, train_x: torch.Tensor,
+                  train_y: torch.Tensor, protocol: Protocol, seed: int,
+                  on_ready: Callable[[nn.Module], None] | None = None) -> tuple[nn.Module, TrainResult]:
+    """The one procedure behind every graded run and every calibration run: seed, build, initialise, train.
+    `on_ready` sees the initialised model before training (the grader records its starting weights)."""
+    model = start_variant(build, init, seed)
     if on_ready is not None:
         on_ready(model)
-    device = default_device()  # initialised on the CPU first, so a seed gives the same start on any machine
-    model.to(device)
-    return model, train(model, train_x.to(device), train_y.to(device), protocol, seed=seed)
+    return model, train_started(model, train_x, train_y, protocol, seed)
 
 
 @torch.inference_mode()

@@ -132,6 +132,10 @@ def score_items(report: dict, selected: tuple[str, ...], ctx: GradeContext | Non
         score = round(spec.points * fraction, 2)
         status = "passed" if fraction >= 1.0 else "partial" if fraction > 0 else "failed"
         feedback = str(meta.get("feedback", ""))
+        if meta.get("review"):  # nothing is awarded on the strength of what the student's code reported
+            feedback = (f"[for the instructor to confirm: as measured it would earn {score:g} of {spec.points:g}; "
+                        f"0 until confirmed] {feedback}")
+            score, status = 0.0, "review"
         if ctx is not None and ctx.config.edition == "student" and not spec.public:
             feedback = f"[public checks only: the instructor's run scores this item] {feedback}"
         if meta.get("notes"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -53,3 +54,23 @@ def load_into_reference(model: nn.Module, name: str, student_events: list[dict],
             new_state[ref_name] = torch.from_numpy(arr.copy())
     model.load_state_dict(new_state)
     return mapping
+
+
+OUTPUT_RTOL = 1e-4  # relative tolerance on logits of functionally equal networks (float32 summation order)
+
+
+def output_difference(model: nn.Module, checks: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
+    """Largest relative difference between the reference network's logits and the student's, over
+    (mode, inputs (N, 3, 32, 32), student logits (N, 10)) in the order given (a train-mode pass moves
+    BatchNorm statistics, so eval mode comes first). The model's state is left as it was found."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    worst = 0.0
+    try:
+        for mode, x, y_student in checks:
+            model.train(mode == "train")
+            with torch.no_grad():
+                y_ref = model(torch.from_numpy(x)).numpy()
+            worst = max(worst, float(np.abs(y_student - y_ref).max() / (np.abs(y_ref).max() + 1e-6)))
+    finally:
+        model.load_state_dict(state)
+    return worst

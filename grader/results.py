@@ -12,7 +12,9 @@ class ItemResult:
     name: str  # e.g. "Net architecture"
     max_score: float  # points
     score: float | None  # points earned; None for a manual item (pending a human grader)
-    status: str  # "passed" | "partial" | "failed" | "pending" (manual) | "skipped" (not selected by --only)
+    # "passed" | "partial" | "failed" | "pending" (manual) | "review" (automatic, scored 0 until a human
+    # confirms a measurement the grader could not verify) | "skipped" (not selected by --only)
+    status: str
     feedback: str  # what was checked and which defect was found (plain text; escaped when rendered)
     manual: bool = False
     bonus: bool = False  # points beyond the 100 of the handout (Problem 5.4)
@@ -83,4 +85,5 @@ class GradeResult:
 
     @property
     def pending_manual(self) -> float:
-        return sum(i.max_score for i in self.items if i.manual and i.status != "skipped")
+        """Points a human grader still has to decide: the manual items and the automatic ones under review."""
+        return sum(i.max_score for i in self.items if (i.manual and i.status != "skipped") or i.status == "review")

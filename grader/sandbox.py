@@ -48,6 +48,8 @@ class Limits:
     memory_bytes: int = 6 << 30  # address space per process (RLIMIT_AS); torch needs ~4 GiB of mappings to start
     tree_memory_bytes: int = 8 << 30  # resident memory of the whole process tree (cgroup), where available
     file_bytes: int = 256 << 20  # largest file the child may write (RLIMIT_FSIZE)
+    disk_bytes: int = 1 << 30  # all the child leaves in its out/ and work/ together (polled, see DISK_POLL_S)
+    disk_entries: int = 10_000  # files and folders in out/ and work/ together
     open_files: int = 256  # RLIMIT_NOFILE
     processes: int = 96  # processes and threads of the child's uid (RLIMIT_NPROC) / of its cgroup
     output_bytes: int = 64 << 10  # stdout+stderr kept for diagnostics (the rest is discarded)
@@ -55,7 +57,8 @@ class Limits:
 
     def describe(self) -> str:
         return (f"wall {self.wall_s:.0f} s, CPU {self.cpu_s} s, address space {self.memory_bytes >> 30} GiB per process, "
-                f"file size {self.file_bytes >> 20} MiB, {self.open_files} open files, {self.processes} processes")
+                f"file size {self.file_bytes >> 20} MiB, disk {self.disk_bytes >> 20} MiB, {self.open_files} open files, "
+                f"{self.processes} processes")
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def detect_isolation(allow_bwrap: bool = True) -> Isolation:
 
 @dataclass
 class ChildOutcome:
-    status: str  # "ok", "timeout", "memory", "crashed"
+    status: str  # "ok", "timeout", "memory", "disk", "crashed"
     seconds: float  # wall time of the child
     results: dict = field(default_factory=dict)  # validated JSON the child wrote to out/result.json
     out_dir: Path | None = None  # where its arrays are (read with `load_array`)
@@ -106,6 +109,9 @@ class ChildOutcome:
     def describe_failure(self, limits: Limits) -> str:
         if self.status == "timeout":
             return f"timed out: stopped after {self.seconds:.0f} s (limit {limits.wall_s:.0f} s)"
+        if self.status == "disk":
+            return (f"filled its disk quota: stopped after {self.seconds:.0f} s (limit {limits.disk_bytes >> 20} MiB "
+                    f"and {limits.disk_entries:,} files in its working folders)")
         if self.status == "memory":
             return (f"ran out of memory (limits: {_gib(limits.memory_bytes)} of address space per process, "
                     f"{_gib(limits.tree_memory_bytes)} for all its processes where cgroups are available)")
@@ -418,9 +424,22 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=scratch / "work", preexec_fn=preexec, close_fds=True)
         try:
-            proc.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            status = "timeout"
+            # RLIMIT_FSIZE caps one file; the quota on all of them is polled (a file system quota would need
+            # a mount of its own): a child past it is stopped within DISK_POLL_S.
+            deadline = start + limits.wall_s
+            while proc.poll() is None:
+                if time.perf_counter() >= deadline:
+                    status = "timeout"
+                    break
+                if not _within_quota([out, scratch / "work"], limits):
+                    status = "disk"
+                    break
+                try:
+                    proc.wait(timeout=min(DISK_POLL_S, max(deadline - time.perf_counter(), 0.001)))
+                except subprocess.TimeoutExpired:
+                    pass
+            if status == "ok" and not _within_quota([out, scratch / "work"], limits):
+                status = "disk"
         finally:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -445,6 +464,35 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
         status = "memory" if oom or any(w in log_tail for w in memory_words) else "crashed"
     return ChildOutcome(status=status, seconds=seconds, results=results, out_dir=out, log_tail=log_tail,
                         returncode=proc.returncode)
+
+
+DISK_POLL_S = 0.2  # seconds between two looks at the child's disk use
+
+
+def _within_quota(folders: list[Path], limits: Limits) -> bool:
+    """Whether the folders hold at most limits.disk_bytes in at most limits.disk_entries entries (stops counting
+    as soon as either is passed; symbolic links count as entries, never followed)."""
+    total, entries = 0, 0
+    stack = [str(f) for f in folders]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    entries += 1
+                    if entries > limits.disk_entries:
+                        return False
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(e.path)
+                        else:
+                            total += e.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+                    if total > limits.disk_bytes:
+                        return False
+        except OSError:
+            continue
+    return True
 
 
 def _read_tail(path: Path, limit: int) -> str:

@@ -13,7 +13,7 @@ class _Recorder:
 
     def __call__(self, v: Verdict) -> None:
         self.metadata.update({"rubric": self.number, "fraction": v.fraction, "feedback": v.feedback,
-                              "notes": list(v.notes)})
+                              "notes": list(v.notes), "review": v.review})
         assert v.fraction == 1.0, v.feedback
 
 

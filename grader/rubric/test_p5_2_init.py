@@ -3,6 +3,7 @@ Kaiming-initialised network trains better than the baseline (5.2.2). The proofs 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,6 +68,6 @@ def test_kaiming_trains_better(ctx, record):
     base = ctx.training().get("net")
     kai = ctx.training().get("kaiming")
     if base and kai and base.epoch_accuracy and kai.epoch_accuracy:
-        v = Verdict(v.fraction, v.feedback + f" Baseline (default initialisation) under the same protocol: "
+        v = replace(v, feedback=v.feedback + f" Baseline (default initialisation) under the same protocol: "
                                              f"{100 * base.epoch_accuracy[-1]:.1f}%.")
     record(v)

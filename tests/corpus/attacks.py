@@ -329,9 +329,28 @@ def _cheating_forward(self, x):
 NetBN.forward = _cheating_forward
 '''
 
+PRETRAINED_START = '''
+
+import numpy as _np
+from pathlib import Path as _Path
+
+_fresh_init = NetBN.__init__
+
+
+def _init_from_shipped(self, *args, **kwargs):
+    _fresh_init(self, *args, **kwargs)
+    with _np.load(_Path(__file__).with_name("pretrained.npz")) as z:
+        self.load_state_dict({k: torch.from_numpy(z[k].copy()) for k in z.files})
+
+
+NetBN.__init__ = _init_from_shipped
+'''
+
 FORGE_TRAINING = r'''
-"""Ships trained weights; at import it writes the result of a "training run" itself: fresh weights at the
-start, the shipped ones after each epoch, in the format the grader's own child writes, and exits."""
+"""Ships trained weights; at import it writes the result of the phase the grader asked for itself, in the
+format the grader's own child writes, and exits: for a training run, fresh weights at the start and the
+shipped ones after each epoch; for the starting network that the grader trains itself, the shipped weights
+(with the outputs they give, so that the network checks out as the reference)."""
 import json, os
 from pathlib import Path
 import numpy as np
@@ -380,6 +399,28 @@ if any(t.startswith("train:") for t in request["tasks"]):
               "diverged_at": None, "images_per_s": 1000.0, "seconds": 1.0}
     (base / "out" / "result.json").write_text(json.dumps({"_complete": True, "_current": None, "load_error": None,
                                                            "tasks": {"train:bn": result}}))
+    os._exit(0)
+if any(t.startswith("start:") for t in request["tasks"]):
+    model = NetBN()
+    with torch.no_grad():
+        events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
+    with np.load(Path(__file__).with_name("pretrained.npz")) as z:
+        model.load_state_dict({k: torch.from_numpy(z[k].copy()) for k in z.files})
+    used = sorted({e[k] for e in events for k in ("weight", "bias", "running_mean", "running_var") if e.get(k)})
+    state = model.state_dict()
+    tensors = {}
+    for i, name in enumerate(used):
+        np.save(base / "out" / f"bn_e0_t{i}.npy", state[name].float().numpy())
+        tensors[name] = [f"bn_e0_t{i}", list(state[name].shape)]
+    outputs = {}
+    with torch.no_grad():
+        for key, x in (("eval", "arch_x2"), ("train", "arch_x1"), ("eval_after", "arch_x2")):
+            y = model.train(key == "train")(torch.from_numpy(np.load(base / "in" / f"{x}.npy")))
+            np.save(base / "out" / f"bn_y_{key}.npy", y.float().numpy())
+            outputs[key] = f"bn_y_{key}"
+    result = {"ok": True, "events": events, "tensors": {"e0": tensors}, "outputs": outputs}
+    (base / "out" / "result.json").write_text(json.dumps({"_complete": True, "_current": None, "load_error": None,
+                                                           "tasks": {"start:bn": result}}))
     os._exit(0)
 '''
 
@@ -610,6 +651,21 @@ _sys.settrace(_tracer)
         honest={n: 0.0 for n in QUICK}, limits={"file_bytes": 16 << 20},
         append="\nimport os\nfor _i in range(48):\n    os.write(1, b'y' * (1 << 20))\n",
         feedback={n: ("more than 16 MiB",) for n in QUICK}),
+    "disk_fill": Attack(
+        "the correct base, writing 24 files of 8 MiB each (each under the file-size limit) into its working "
+        "folder at import",
+        "the disk quota (64 MiB here) stops it and the items say why",
+        honest={n: 0.0 for n in QUICK}, limits={"disk_bytes": 64 << 20},
+        append="\nimport os\nfor _i in range(24):\n    with open(f'fill{_i}', 'wb') as _f:\n"
+               "        _f.write(os.urandom(8 << 20))\nimport time\ntime.sleep(5)\n",
+        feedback={n: ("disk quota",) for n in QUICK}),
+    "file_flood": Attack(
+        "the correct base, creating 30,000 empty files in its working folder at import",
+        "the quota on files stops it and the items say why",
+        honest={n: 0.0 for n in QUICK},
+        append="\nimport os\nos.makedirs('many', exist_ok=True)\nfor _i in range(30_000):\n"
+               "    open(f'many/{_i}', 'w').close()\nimport time\ntime.sleep(5)\n",
+        feedback={n: ("disk quota",) for n in QUICK}),
     "daemons": Attack(
         "the correct base; at import starts `sleep 300` in a new session and a double-forked setsid daemon that "
         "later writes a sentinel and the result file",
@@ -638,19 +694,24 @@ _sys.settrace(_tracer)
         append=SHIPPED_WEIGHTS_NETBN, files={"pretrained.npz": "@@PRETRAINED@@"},
         feedback={"5.3.2": ("changed outside the grader's optimiser",)}),
     "forge_training_result": Attack(
-        "ships trained weights; at import writes the train phase's result itself (fresh weights at the start, "
-        "the shipped ones after each epoch, in the child's own format) and calls os._exit(0)",
-        "5.3.2 must not pass: nothing was trained",
+        "ships trained weights; at import writes the result of the phase asked for itself, in the child's own "
+        "format, and calls os._exit(0): a training run (fresh weights at the start, the shipped ones after each "
+        "epoch) or the starting network the grader trains itself (the shipped weights and their outputs)",
+        "5.3.2 must not pass: nothing was trained (the grader trains the reference itself, and the starting "
+        "weights are found to be trained already)",
         only=("5.3.2",), honest={"5.3.2": 0.0}, training=True, standalone=FORGE_TRAINING,
-        files={"pretrained.npz": "@@PRETRAINED@@"},
-        xfail="training runs inside the child, which also runs the student's code: whatever the child reports "
-              "(weights per epoch included) can be written by the submission itself. Fix outside the sandbox: "
-              "train in the parent, in the reference network, from the student's starting weights (context.py)"),
+        files={"pretrained.npz": "@@PRETRAINED@@"}, feedback={"5.3.2": ("before any training",)}),
+    "pretrained_start": Attack(
+        "the correct base, whose NetBN() loads shipped trained weights in its constructor",
+        "5.3.2 must not pass: the run does not start from an initialisation",
+        only=("5.3.2",), honest={"5.3.2": 0.0}, training=True, files={"pretrained.npz": "@@PRETRAINED@@"},
+        append=PRETRAINED_START, feedback={"5.3.2": ("before any training",)}),
     "lookup_test_labels": Attack(
         "ships the test images and labels; a network that does not learn (its architecture does not map onto "
         "the reference, so the grader evaluates it in the child) answers eval-mode batches by nearest-neighbour "
         "lookup, mirror-image and dither notwithstanding",
-        "5.1.3 must not pass: the network learns nothing",
+        "5.1.3 must not pass: the network learns nothing (its training is the submission's own, so its "
+        "accuracy goes to the instructor for review and earns nothing automatically)",
         only=("5.1.3",), honest={"5.1.3": 0.0}, training=True,
         standalone=r'''
 import numpy as np
@@ -678,10 +739,7 @@ class Net(nn.Module):
         d = torch.minimum(torch.cdist(_key(x), _X), torch.cdist(_key(x.flip(-1)), _X))
         return nn.functional.one_hot(_Y[d.argmin(1)], 10).float() * 10 + self.fc.bias * 0
 ''', files={"testset.npz": "@@TESTSET@@"},
-        xfail="a network whose architecture does not map onto the reference is evaluated by running its own "
-              "forward on the test images in the child, where it can recognise them. Fix outside the sandbox: "
-              "evaluate such networks on held-out training images as well and reject a test accuracy far above "
-              "them, or do not score an unmappable network's accuracy (context.py)"),
+        feedback={"5.1.3": ("for the instructor to confirm", "map onto the reference")}),
     "symlink_answers": Attack(
         "answers.toml is a symbolic link to the reference answers (solutions/reference/answers.toml)",
         "the theory items must not read the reference through the link",

@@ -128,7 +128,7 @@ def _check_result(name: str, result, elapsed: float) -> None:
     attack = attacks.ATTACKS[name]
     for number in attack.only:
         it = item(result, number)
-        assert it.status in ("passed", "partial", "failed") and it.score is not None, f"{number} has no result"
+        assert it.status in ("passed", "partial", "failed", "review") and it.score is not None, f"{number} has no result"
         assert it.score <= attack.max_score(number) + 1e-9, \
             f"{name}: {number} scored {it.score} > {attack.max_score(number)} (honest part): {it.feedback}"
         assert "LEAK" not in it.feedback, f"{name}: the sandbox leaked: {it.feedback}"

@@ -23,3 +23,8 @@ def test_quick_benchmark_reports_every_pipeline_and_consistent_ratios(cifar10):
     table = render(result)
     assert re.search(r"engine / compute bound: +\d+\.\d\dx", table)
     assert "device: cpu" in table or "device: cuda" in table
+    options = result["options_images_per_s"]
+    assert {k.split(" (")[0] for k in options} == {"channels_last", "torch.compile", "2 networks as one", "3 networks as one"}
+    assert all(v > 0 for v in options.values())
+    assert all(result["options/bound"][k] == pytest.approx(v / bound) for k, v in options.items())
+    assert "3 networks as one (vmap)" in table

@@ -310,12 +310,39 @@ def test_student_training_verdict_is_the_instructors_where_a_pass_mark_is_instal
             "nan": RunObservation("net", True, epoch_accuracy=[0.1], losses=[2.0, float("nan")]),
             "crash": RunObservation("net", False, error="Net() raised ValueError")}
     for name, obs in runs.items():
-        ctx = SimpleNamespace(training=lambda obs=obs: {"net": obs}, calibration=calibrated)
+        ctx = SimpleNamespace(training=lambda obs=obs: {"net": obs}, calibration=calibrated,
+                              config=SimpleNamespace(edition="student"), unmapped={})
         v = judge_training_run(ctx, "net", "Net()")
         if name in ("good", "weak"):
             assert v == judge_training(ctx, "net", "Net()")
         else:
             assert v.fraction == 0.0 and ("NaN" in v.feedback or "raised" in v.feedback), v
-    bare = SimpleNamespace(training=lambda: {"net": runs["weak"]}, calibration=Calibration({}))
+    bare = SimpleNamespace(training=lambda: {"net": runs["weak"]}, calibration=Calibration({}),
+                           config=SimpleNamespace(edition="student"), unmapped={})
     v = judge_training_run(bare, "net", "Net()")
     assert v.fraction == 1.0 and "no calibrated pass mark" in v.feedback and "35.0%" in v.feedback
+
+
+def test_a_run_the_instructor_could_not_verify_goes_to_review_but_the_student_edition_scores_it():
+    """The same unverified run (trained by the submission's own code): the instructor's edition sends it for
+    review with what it would earn; the student's edition scores it; a verified run is scored by both."""
+    from types import SimpleNamespace
+
+    from grader.calibration import Calibration
+    from grader.context import RunObservation
+    from grader.training_verdict import judge_training
+
+    calibrated = Calibration({"coverage": 0.999, "variants": {"net": {
+        "threshold": 0.5, "seeds": [0, 1], "epoch_accuracy": [[0.4, 0.55], [0.41, 0.57]]}}})
+    for verified in (False, True):
+        obs = RunObservation("net", True, verified=verified, epoch_accuracy=[0.3, 0.6], losses=[2.0, 1.5])
+        verdicts = {}
+        for edition in ("instructor", "student"):
+            ctx = SimpleNamespace(training=lambda: {"net": obs}, calibration=calibrated,
+                                  config=SimpleNamespace(edition=edition), unmapped={"net": "it has an extra layer"})
+            verdicts[edition] = judge_training(ctx, "net", "Net()")
+        assert verdicts["student"].fraction == 1.0 and not verdicts["student"].review
+        assert verdicts["instructor"].fraction == 1.0
+        assert verdicts["instructor"].review is (not verified)
+        if not verified:
+            assert "it has an extra layer" in verdicts["instructor"].feedback

@@ -223,3 +223,25 @@ def test_scratch_copy_leaves_out_links_and_special_files(tmp_path):
     from grader.submission import locate_entry
 
     assert any("symbolic links are not followed" in n and "answers.toml" in n for n in locate_entry(folder).notes)
+
+
+def test_disk_quota_counts_bytes_and_files_in_every_folder(tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    (work / "deep" / "er").mkdir(parents=True)
+    out.mkdir()
+    (out / "a.bin").write_bytes(os.urandom(300 << 10))
+    (work / "deep" / "er" / "b.bin").write_bytes(os.urandom(300 << 10))
+    limits = Limits(disk_bytes=1 << 20, disk_entries=10)
+    assert sandbox._within_quota([out, work], limits)  # 600 KiB in 4 entries
+    (work / "deep" / "c.bin").write_bytes(os.urandom(500 << 10))
+    assert not sandbox._within_quota([out, work], limits), "1.1 MiB passed a 1 MiB quota"
+    (work / "deep" / "c.bin").unlink()
+    for i in range(8):
+        (work / f"empty{i}").touch()
+    assert not sandbox._within_quota([out, work], limits), "12 entries passed a quota of 10"
+
+
+def test_sparse_file_counts_what_it_occupies(tmp_path):
+    with open(tmp_path / "sparse", "wb") as f:
+        f.truncate(4 << 30)  # 4 GiB long, nothing written
+    assert sandbox._within_quota([tmp_path], Limits(disk_bytes=1 << 20))
