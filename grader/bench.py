@@ -4,7 +4,8 @@ time of a full grade of the reference split by phase, and peak memory.
 
 (1) starter: torchvision DataLoader over the dataset as PIL images with ToTensor/Normalize, batch 4 and 64;
 (2) engine: `grader.engine.train` on in-memory uint8 tensors (batches are index slices of a permutation);
-(3) bound: the same model and optimiser on ONE batch reused, no data movement at all.
+(3) bound: the same model and optimiser on ONE batch reused, no data movement at all, in eager PyTorch's
+default NCHW layout (the engine trains this network channels-last: see the options below).
 All three train the handout's network with SGD at the protocol's batch size, for the same wall budget.
 Then the options beyond eager PyTorch, each on the synthetic batch against the same bound: channels_last
 memory format, `torch.compile` (its compile time apart), and k networks trained as one (torch.func.vmap
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grader.engine import Protocol, default_device, predict, to_inputs, train
+from grader.engine import Protocol, default_device, fast_layout_ok, predict, to_inputs, train
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ def engine_throughput(dataset, protocol: Protocol, seconds: float) -> float:
     images = max(protocol.batch_size * 20, int(seconds * 20_000))  # enough images to fill the budget on a fast machine
     p = replace(protocol, epochs=1, train_images=min(images, len(y)))
     model = _model()
-    train(model, x, y, replace(p, train_images=protocol.batch_size * 5), seed=0)  # warm-up
-    return train(model, x, y, p, seed=0).images_per_s
+    layout = fast_layout_ok(model)  # as graded and calibrated runs of this network train
+    train(model, x, y, replace(p, train_images=protocol.batch_size * 5), seed=0, channels_last=layout)  # warm-up
+    return train(model, x, y, p, seed=0, channels_last=layout).images_per_s
 
 
 def bound_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
@@ -216,12 +218,28 @@ def run_bench(config: BenchConfig) -> dict:
 
 
 def time_full_grade(data: str | None) -> dict:
+    """A full grade of the bundled reference as `hw2-grade` runs it: interpreter start-up and imports (timed in
+    a fresh process), grading (its phases as the report lists them), then rendering and writing the outputs."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from grader.gradescope import write_outputs
     from grader.grade import GradeOptions, bundled_reference, grade
 
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import grader.cli, grader.grade, grader.gradescope, torch"], check=True)
+    startup = time.perf_counter() - t
     start = time.perf_counter()
     result = grade(bundled_reference(), GradeOptions(data=data))
-    wall = time.perf_counter() - start
-    phases = {k.removeprefix("time: "): v for k, v in result.environment.items() if k.startswith("time: ")}
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        write_outputs(result, Path(out))
+    report = time.perf_counter() - t
+    wall = startup + time.perf_counter() - start
+    phases = {"start-up (fresh interpreter, imports)": f"{startup:.1f} s"}
+    phases |= {k.removeprefix("time: "): v for k, v in result.environment.items() if k.startswith("time: ")}
+    phases["report (results.json, report.html, badge.svg)"] = f"{report:.1f} s"
     return {"wall_s": wall, "score": result.score, "max_score": result.max_score, "phases": phases}
 
 

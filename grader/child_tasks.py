@@ -323,8 +323,9 @@ def train_run(ctx, task):
     init_fn = ctx.get("init_weights") if use_init else None
     try:
         with _DropoutDisabled():
+            # NCHW: a student's network may use BatchNorm in forms fast_layout_ok cannot see
             model, result = train_variant(lambda: ctx.get(cls_name)(), init_fn, train_x, train_y, protocol, seed,
-                                          on_ready=record_start)
+                                          on_ready=record_start, channels_last=False)
     finally:
         if "watch" in traced:
             traced["watch"].close()

@@ -6,6 +6,7 @@ Test labels stay here: children get unlabelled (and perturbed) test images only.
 """
 from __future__ import annotations
 
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,7 @@ class GradeContext:
         evaluate it on the perturbed test images after every epoch (and before the first)."""
         obs = RunObservation(variant=variant, ok=True, verified=True,
                              evaluated_by="the grader's reference network, trained here from the submission's starting weights")
+        start = time.perf_counter()
         x = torch.from_numpy(test_x)
         obs.initial_accuracy = float((predict(model, x) == test_y).float().mean())
         if obs.initial_accuracy > FRESH_LIMIT:
@@ -184,6 +186,7 @@ class GradeContext:
             model.load_state_dict(state)
             obs.epoch_accuracy.append(float((predict(model, x) == test_y).float().mean()))
         obs.first_conv = model.conv1.weight.detach().numpy().copy()
+        self.timings[f"training {variant} (grader)"] = time.perf_counter() - start
         return obs
 
     def _train_in_sandbox(self, variants: list[str], test_x: np.ndarray, test_y: torch.Tensor) -> dict[str, RunObservation]:

@@ -175,7 +175,8 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
     try:
         t = time.perf_counter()
         report = run_rubric(ctx)
-        timings["rubric (children)"] = time.perf_counter() - t
+        timings["rubric (all items)"] = time.perf_counter() - t
+        timings.update(ctx.timings)
         items = score_items(report, options.selected, ctx)
         result = GradeResult(submission=str(submission), items=items, edition=options.edition,
                              isolation=iso.describe(), limits=options.limits.describe(),
