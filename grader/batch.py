@@ -33,9 +33,9 @@ ones (graded again in a fresh pool). `dask`: one task per student (`pure=False`,
 here with `allowed-failures=0` (a dead worker fails its task at once with KilledWorker) and
 `worker-saturation=1.0` (a worker holds only the task it runs). With several machines, DIR and the roster's
 folders must be on a shared file system at the same paths. Each worker process loads CIFAR-10 once (a
-per-process cache keyed by the data path), and only when a selected item trains. Running as root, each worker
-process also claims a sandbox uid of its own (see `_claim_sandbox_uid`), so that concurrent students' sandboxed
-children cannot kill or starve each other.
+per-process cache keyed by the data path), and only when a selected item trains. Running as root, every sandboxed
+child runs as a uid of its own (`grader.sandbox.claim_uid`), so that concurrent students' children cannot kill
+or starve each other.
 
 Determinism: two runs give identical gradebooks (scores and statuses; the seconds differ) because
 (1) every student is graded with the same `--seed` (inputs, training runs and test-image perturbation all
@@ -146,7 +146,7 @@ class StudentJob:
 class ItemScore:
     score: float | None  # None: manual (pending) or not scored
     max_score: float  # points
-    status: str  # the item's status in the report (passed, partial, failed, pending)
+    status: str  # the item's status in the report (passed, partial, failed, pending, review)
 
 
 @dataclass(frozen=True)
@@ -346,40 +346,6 @@ def _calibration():
     return load_calibration()
 
 
-UID_SLOTS = 1024  # concurrent worker processes per machine that can each get their own sandbox uid
-
-
-@functools.lru_cache(maxsize=1)
-def _claim_sandbox_uid() -> int:
-    """Give this worker process a sandbox uid of its own, held for the process's lifetime.
-
-    Why: as root, grader.sandbox runs every child as one unprivileged uid and, after each child, kills every
-    process of that uid (and RLIMIT_NPROC counts that uid's processes). Two students graded at once on one
-    machine would kill, or starve, each other's children. A slot is claimed with an exclusive lock on a
-    file, so concurrent workers of any batch on this machine get different uids; the lock dies with us."""
-    import fcntl
-    import tempfile
-
-    from grader import sandbox
-
-    slots = Path(tempfile.gettempdir()) / "hw2-grade-uid-slots"
-    slots.mkdir(mode=0o755, exist_ok=True)
-    for slot in range(UID_SLOTS):
-        fd = os.open(slots / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        _HELD_LOCKS.append(fd)  # never closed: closing would release the slot
-        sandbox.SANDBOX_UID = sandbox.SANDBOX_UID + 1 + slot
-        return sandbox.SANDBOX_UID
-    raise RuntimeError(f"all {UID_SLOTS} sandbox uid slots in {slots} are taken")
-
-
-_HELD_LOCKS: list[int] = []
-
-
 @functools.lru_cache(maxsize=1)
 def _isolation():
     from grader.sandbox import detect_isolation
@@ -421,7 +387,6 @@ def _grade_student(job: StudentJob, student_dir: Path, start: float) -> StudentR
     folder, resolved, problem = materialise(job)
     if folder is None:
         return _failure(job, "failed to load", problem, time.perf_counter() - start)
-    _claim_sandbox_uid()
     torch.set_num_threads(job.threads)  # what the worker evaluates itself (trained weights in the reference net)
     needs_data = any(n in NEEDS_DATA for n in job.selected)
     try:

@@ -10,9 +10,8 @@ import contextlib
 import io
 import os
 import platform
-import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import ChildOutcome, Isolation, Limits, load_array, make_scratch, run_child
+from grader.sandbox import Isolation, Limits, load_array, make_scratch, run_child
 from grader.submission import Entry, locate_entry
 
 

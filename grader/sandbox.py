@@ -25,12 +25,16 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-SANDBOX_UID = 60123  # unprivileged uid the child runs as when the grader is root; no account needed
+SANDBOX_UID = 60123  # first of the unprivileged uids children run as when the grader is root; no account needed
+UID_SLOTS = 1024  # children that can run at once on one machine, each with a uid of its own
+UID_LOCKS = Path("/run/hw2-grade-uids")  # one lock file per uid in use (root's; the uids exist only as root)
 INSIDE = Path("/sandbox")  # where the scratch directory appears inside bubblewrap
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # The only grader modules the child imports (grader.child and what it imports); inside bubblewrap they are
@@ -79,7 +83,7 @@ class Isolation:
                  "the outputs are not there)" if self.bwrap else
                  "rlimits only: NO bubblewrap, so student code can read and write files and use the network as the "
                  "grader's user; install bubblewrap for isolation"]
-        parts.append(f"unprivileged uid {SANDBOX_UID}" if self.drop_uid else
+        parts.append(f"an unprivileged uid of its own (from {SANDBOX_UID})" if self.drop_uid else
                      f"same uid as the grader{' (root)' if os.geteuid() == 0 else ''}")
         parts.append("cgroup memory and process limits" if self.cgroup else "no cgroup limits")
         parts.append("rlimits on address space, CPU time, file size, open files and processes, and a wall-clock limit")
@@ -175,7 +179,7 @@ def _import_paths() -> list[Path]:
     return paths if grader_root() in paths else paths + [grader_root()]
 
 
-def _bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path]) -> list[str]:
+def _bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path], uid: int | None = None) -> list[str]:
     # As root, keep the real user namespace so that setpriv can switch to the unprivileged uid; otherwise
     # a new user namespace is what lets an ordinary user run bwrap at all.
     unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"] \
@@ -233,7 +237,7 @@ def _bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path]) -> list[str]:
              "--bind", str(scratch / "out"), str(INSIDE / "out"),
              "--bind", str(scratch / "work"), str(INSIDE / "work"), "--chdir", str(INSIDE / "work")]
     if iso.drop_uid:  # bwrap runs as root to mount; setpriv then drops to the unprivileged uid for good
-        argv += ["--", "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+        argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return argv
 
@@ -378,11 +382,46 @@ def _not_copied(folder: str, names: list[str]) -> set[str]:
     return skipped
 
 
+@contextmanager
+def claim_uid(first: int | None = None) -> Iterator[int]:
+    """An unprivileged uid for one child, not used by any other child on this machine while it is held (an
+    exclusive lock on UID_LOCKS/<uid>.lock, which dies with the process that holds it). Why: RLIMIT_NPROC
+    counts a uid's processes, and after a child the grader kills every process of its uid; children of
+    concurrent grading runs (two `hw2-grade` commands, batch workers) sharing one uid would starve or kill
+    each other."""
+    import fcntl
+
+    first = SANDBOX_UID if first is None else first
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(first, first + UID_SLOTS):
+        fd = os.open(UID_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {UID_SLOTS} sandbox uids from {first} are in use (locks in {UID_LOCKS})")
+
+
 def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Isolation,
               hidden: list[Path] = ()) -> ChildOutcome:
     """Run `python -m grader.child PHASE` on the submission copied in `scratch`; `request` is the JSON job.
 
-    The child reads `in/request.json` (and arrays put in `in/` by the caller) and writes `out/`."""
+    The child reads `in/request.json` (and arrays put in `in/` by the caller) and writes `out/`. As root, it
+    runs as a uid claimed for it alone (`claim_uid`), released once no process of that uid is left."""
+    if not iso.drop_uid:
+        return _run_child(phase, request, scratch, limits, iso, hidden, uid=None)
+    with claim_uid() as uid:
+        return _run_child(phase, request, scratch, limits, iso, hidden, uid=uid)
+
+
+def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Isolation, hidden: list[Path],
+               uid: int | None) -> ChildOutcome:
     out = scratch / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
@@ -390,7 +429,7 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
     base = INSIDE if iso.bwrap else scratch
     cmd = [sys.executable, "-s", "-B", "-m", "grader.child", phase, str(base)]
     if iso.bwrap:
-        cmd = _bwrap_argv(iso, scratch, _existing(list(hidden))) + cmd
+        cmd = _bwrap_argv(iso, scratch, _existing(list(hidden)), uid) + cmd
     marker = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # finds every process of this child, wherever it went
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(base / "work"), "TMPDIR": "/tmp" if iso.bwrap else str(scratch / "work"),
            "PYTHONPATH": os.pathsep.join(str(p) for p in _import_paths()), "PYTHONHASHSEED": "0",
@@ -398,7 +437,7 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
            "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", MARKER_VAR: marker}
     if iso.drop_uid:
         for p in (out, scratch / "work"):
-            os.chown(p, SANDBOX_UID, SANDBOX_UID)
+            os.chown(p, uid, uid)
         os.chmod(scratch, 0o755)
     nproc = limits.processes if iso.drop_uid or os.geteuid() == 0 else _count_processes(os.geteuid()) + limits.processes
     cgroup = _Cgroup(limits) if iso.cgroup else None
@@ -452,7 +491,7 @@ def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Iso
             else:
                 oom = False
             if iso.drop_uid:
-                _kill_uid(SANDBOX_UID, marker)
+                _kill_uid(uid, marker)
             # Last: whatever still carries this child's marker (without bwrap, cgroups or a uid of its own,
             # a process that left the process group with setsid would otherwise live on).
             kill_marked(marker)

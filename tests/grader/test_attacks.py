@@ -35,8 +35,8 @@ APPENDED = ("grader/child_tasks.py", "grader/grade.py", "solutions/cnn.py", "gra
 
 @pytest.fixture(scope="module", autouse=True)
 def own_sandbox_uid():
-    """A sandbox uid of this test process alone (as `hw2-grade batch` gives each worker), so that another
-    grading run on the machine neither kills our children nor is killed by our clean-up."""
+    """Sandbox uids counted from a base of this test process's own, so that the check for left-over
+    processes below looks at our children's uid (each child claims the first free uid from the base)."""
     saved = sandbox.SANDBOX_UID
     sandbox.SANDBOX_UID = 61000 + os.getpid() % 3000
     yield sandbox.SANDBOX_UID

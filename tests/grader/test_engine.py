@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from grader.calibration import Calibration
 from grader.context import perturb_test_images
-from grader.engine import Protocol, predict, to_inputs, train, train_variant
+from grader.engine import Protocol, predict, to_inputs, train_variant
 from grader.grade import GradeOptions, bundled_reference, grade
 from grader.rubric import select
 from solutions.cnn import Net, NetBN

@@ -226,6 +226,18 @@ def test_skipped_items_are_shown_as_not_run_and_not_counted():
     assert "70.0 / 85" in text_of(html, "total-score")
 
 
+def test_item_under_review_is_tagged_scores_zero_and_counts_as_pending():
+    result = sample_grade_result()
+    before = result.pending_manual
+    reviewed = _with_item(result, status="review", score=0.0,
+                          feedback="[for the instructor to confirm: as measured it would earn 3 of 3; 0 until confirmed]")
+    html = render_html(reviewed)
+    problem5 = text_of(html, "problem-5")
+    assert "review" in problem5 and "for the instructor to confirm" in problem5
+    assert any(a.get("class") == "tag review" for a in tags_in(html, "problem-5", "span")), "no review tag"
+    assert reviewed.pending_manual == before + next(i.max_score for i in result.items if i.number == "5.1.1")
+
+
 # --- plots ------------------------------------------------------------------------------------------------
 
 def _image(png: bytes):

@@ -123,7 +123,7 @@ def test_child_sees_only_what_it_needs(tmp_path, bwrap_isolation):
     assert seen["home"] == "/sandbox/work" and "HW2_CIFAR10" not in seen["env"]
     assert sandbox.MARKER_VAR in seen["env"]
     if bwrap_isolation.drop_uid:
-        assert seen["uid"] == sandbox.SANDBOX_UID and seen["gid"] == sandbox.SANDBOX_UID
+        assert sandbox.SANDBOX_UID <= seen["uid"] < sandbox.SANDBOX_UID + sandbox.UID_SLOTS and seen["gid"] == seen["uid"]
         assert int(seen["cap_eff"], 16) == 0 and seen["no_new_privs"] == "1"
     r = seen["rlimits"]
     assert r["RLIMIT_AS"] == limits.memory_bytes and r["RLIMIT_FSIZE"] == limits.file_bytes
@@ -153,7 +153,7 @@ def test_report_states_isolation_and_limits(tmp_path, grade_folder, bwrap_isolat
     (folder / "submission.py").write_text(attacks.BASE.read_text())
     result = grade_folder(folder, "5.1.2", limits=Limits(wall_s=120))
     assert result.isolation.startswith("bubblewrap") and "no network" in result.isolation
-    assert f"unprivileged uid {sandbox.SANDBOX_UID}" in result.isolation or not bwrap_isolation.drop_uid
+    assert f"an unprivileged uid of its own (from {sandbox.SANDBOX_UID})" in result.isolation or not bwrap_isolation.drop_uid
     assert result.limits.startswith("wall 120 s") and "address space" in result.limits
     assert result.environment["isolation"] == "bubblewrap"
     html = render_html(result)
@@ -245,3 +245,27 @@ def test_sparse_file_counts_what_it_occupies(tmp_path):
     with open(tmp_path / "sparse", "wb") as f:
         f.truncate(4 << 30)  # 4 GiB long, nothing written
     assert sandbox._within_quota([tmp_path], Limits(disk_bytes=1 << 20))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are claimed only when the grader runs as root")
+def test_each_child_claims_a_uid_no_concurrent_child_holds(tmp_path):
+    """Claims held at once get different uids, one held by another process is skipped, and a released uid
+    is claimed again."""
+    import subprocess
+    import sys
+
+    first = 62000 + os.getpid() % 2000
+    with sandbox.claim_uid(first) as a, sandbox.claim_uid(first) as b:
+        assert (a, b) == (first, first + 1)
+    holder = subprocess.Popen([sys.executable, "-c", f"from grader import sandbox; import time\n"
+                               f"with sandbox.claim_uid({first}):\n    print('held', flush=True); time.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True, cwd=grader_root())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with sandbox.claim_uid(first) as c:
+            assert c == first + 1, "a uid another process holds was claimed"
+    finally:
+        holder.kill()
+        holder.wait()
+    with sandbox.claim_uid(first) as d:
+        assert d == first, "the lock did not die with its holder"
