@@ -57,7 +57,7 @@ def test_channels_last_gradients_equal_the_nchw_gradients(cls):
     lb = F.cross_entropy(b(x.contiguous(memory_format=torch.channels_last)), y)
     la.backward()
     lb.backward()
-    assert float(la) == pytest.approx(float(lb), rel=1e-6)
+    assert la.item() == pytest.approx(lb.item(), rel=1e-6)
     checked = 0
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
         scale = float(p.grad.abs().max())

@@ -176,9 +176,9 @@ def test_rlimits_only_path_works_and_says_so(tmp_path, calibration):
     assert detect_isolation(allow_bwrap=False).bwrap is None
 
 
-def test_concurrent_runs_sharing_the_uid_do_not_kill_each_other(tmp_path, bwrap_isolation):
-    """Two grading runs at once with the same sandbox uid: the one that ends first must not kill the other's
-    child (it kills only processes of the uid that are its own or carry no marker)."""
+def test_concurrent_runs_do_not_kill_each_other(tmp_path, bwrap_isolation):
+    """Two grading runs at once: the one that ends first must not kill the other's child (each child has a
+    uid of its own, and the clean-up kills only processes of that uid that are its own or carry no marker)."""
     slow, quick = tmp_path / "slow", tmp_path / "quick"
     for folder in (slow, quick):
         folder.mkdir()
