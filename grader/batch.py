@@ -86,9 +86,6 @@ OUTPUT_FILES = ("results.json", "report.html", "badge.svg")  # what grader.grade
 ERROR_FILE = "error.log"
 GRADE_FILE_FORMAT = 1
 MAX_REQUEUES = 2  # times an innocent student of a broken pool is graded again before it counts as `worker died`
-TIMEOUT_MARK = "timed out: stopped after"  # how grader.sandbox.ChildOutcome words a wall-clock kill
-# how grader.child words a submission that raised on import, and grader.runner a child that died on import
-IMPORT_MARKS = ("the submission did not load", "while importing the submission")
 MESSAGE_CHARS = 500  # of a status message kept in grade.json and shown in index.html
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git's scp-like syntax, user@host:owner/repo.git
 
@@ -400,24 +397,19 @@ def _grade_student(job: StudentJob, student_dir: Path, start: float) -> StudentR
     entry = locate_entry(folder)
     if entry.file is None:  # the report says why; the gradebook shows no scores rather than zeros
         return replace(_failure(job, "failed to load", entry.problem, time.perf_counter() - start), resolved_commit=resolved)
-    if timed_out(result):
-        status, message = "timed out", "some of the submission's code ran past its wall-clock limit (see the report)"
-    else:
-        status, message = "graded", _import_problem(result)
+    status, message = status_of(result)
     return _from_result(job, result, status, message, resolved, time.perf_counter() - start)
 
 
-def _import_problem(result: GradeResult) -> str:
-    """A note for the class summary when the submission did not even import (a zero worth a look)."""
-    for item in result.items:
-        if any(mark in item.feedback for mark in IMPORT_MARKS):
-            return f"the submission could not be imported ({item.number}: {item.feedback})"
-    return ""
-
-
-def timed_out(result: GradeResult) -> bool:
-    """Whether a child running the student's code was stopped by its wall-clock limit."""
-    return any(TIMEOUT_MARK in item.feedback for item in result.items)
+def status_of(result: GradeResult) -> tuple[str, str]:
+    """(status, message) of a completed grade: "timed out" when a child hit its wall-clock limit, else
+    "graded", with a note for the class summary when the submission did not even import (a zero worth a
+    look). Read from the result's flags, never from the wording of the feedback."""
+    if result.timed_out:
+        return "timed out", "some of the submission's code ran past its wall-clock limit (see the report)"
+    if result.load_problem:
+        return "graded", f"the submission could not be imported: {result.load_problem}"
+    return "graded", ""
 
 
 def _from_result(job: StudentJob, result: GradeResult, status: str, message: str, resolved: str,

@@ -182,6 +182,9 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
                              protocol=protocol.describe(), notes=list(ctx.run.entry.notes))
         if ctx.run.entry.problem:
             result.notes.append(ctx.run.entry.problem)
+        result.timed_out = "timeout" in ctx.run.stops
+        # no graded file at all, or one whose import failed (an entry's problem may also be a mere note)
+        result.load_problem = ctx.run.entry.problem if not ctx.run.entry.file else ctx.run.load_problem
         _add_training(result, ctx, calibration)
         if options.verify_reference and options.edition == "instructor":
             t = time.perf_counter()

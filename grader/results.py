@@ -61,6 +61,8 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)  # e.g. which notebook cells were used
     execution_time: float = 0.0  # seconds
     edition: str = "instructor"  # "instructor" or "student"
+    timed_out: bool = False  # a child running the student's code was stopped by its wall-clock limit
+    load_problem: str = ""  # why the submission's code did not import ("" when it did)
 
     @property
     def auto_items(self) -> list[ItemResult]:

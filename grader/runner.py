@@ -40,6 +40,8 @@ class SubmissionRun:
             (self.scratch / "submission" / self.entry.file).write_text(self.entry.notebook_source)
         self._children = 0
         self.child_seconds: dict[str, float] = {}  # phase -> wall seconds, for the report
+        self.stops: list[str] = []  # how every child that did not end normally ended: "timeout", "memory", ...
+        self.load_problem = ""  # why the submission's code did not import, once a child found that it did not
 
     def put_inputs(self, arrays: dict[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
@@ -56,6 +58,10 @@ class SubmissionRun:
                                 self.scratch, limits, self.iso, self.hidden)
             self.child_seconds[phase] = self.child_seconds.get(phase, 0.0) + outcome.seconds
             self._children += 1
+            if outcome.status != "ok":
+                self.stops.append(outcome.status)
+            if outcome.results.get("load_error") and not self.load_problem:
+                self.load_problem = str(outcome.results["load_error"])[:2000]
             kept = self.scratch / f"out{self._children}"
             shutil.move(str(outcome.out_dir), kept)  # the next child gets a fresh out/
             reported = outcome.results.get("tasks", {}) if isinstance(outcome.results.get("tasks"), dict) else {}
@@ -74,6 +80,7 @@ class SubmissionRun:
             if culprit in (None, "import") or culprit not in remaining:
                 for t in remaining:
                     results[t] = TaskOutcome(False, error=f"while importing the submission, {reason}", seconds=outcome.seconds)
+                self.load_problem = self.load_problem or f"while importing the submission, {reason}"
                 break
             # the rubric names the function ("Net(): ..."), so the reason stands alone here
             results[culprit] = TaskOutcome(False, error=reason, seconds=outcome.seconds)

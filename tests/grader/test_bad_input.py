@@ -59,16 +59,18 @@ class Case:
     limits: dict = field(default_factory=dict)
     dataset: bool = False
     training: bool = False
+    load_problem: str = ""  # a phrase of GradeResult.load_problem, which is empty when the code imported
+    timed_out: bool = False  # GradeResult.timed_out, what `hw2-grade batch` reads for its status
 
 
 ALL_QUICK = ("5.1.1", "5.1.2", "5.2.1", "5.3.1")
 CASES: dict[str, Case] = {
     "syntax_error": Case(
         {"submission.py": SYNTAX}, "5.1.1,5.1.2",
-        {n: ("SyntaxError", f"line {line_of(SYNTAX, 'def loss_fn(')}") for n in ("5.1.1", "5.1.2")}),
+        {n: ("SyntaxError", f"line {line_of(SYNTAX, 'def loss_fn(')}") for n in ("5.1.1", "5.1.2")}, load_problem='SyntaxError'),
     "import_error": Case(
         {"submission.py": "import not_a_module\n" + BASE}, "5.1.1,5.1.2",
-        {n: ("did not load", "No module named 'not_a_module'") for n in ("5.1.1", "5.1.2")}),
+        {n: ("did not load", "No module named 'not_a_module'") for n in ("5.1.1", "5.1.2")}, load_problem='not_a_module'),
     "missing_netbn": Case(
         {"submission.py": WITHOUT_NETBN}, ",".join(ALL_QUICK),
         {"5.3.1": ("NetBN", "defines no `NetBN`")}, full=("5.1.1", "5.1.2", "5.2.1")),
@@ -92,7 +94,7 @@ CASES: dict[str, Case] = {
     "timeout_in_forward": Case(
         {"submission.py": in_net_forward("import time\ntime.sleep(1000)")}, "5.1.1,5.1.2,5.3.1",
         {"5.1.1": ("Net()", "timed out", "stopped after 8 s", "limit 8 s")}, full=("5.1.2", "5.3.1"),
-        limits={"wall_s": 8}),
+        limits={"wall_s": 8}, timed_out=True),
     "memory_exhausted_in_forward": Case(
         {"submission.py": in_net_forward("hog = [torch.ones(1 << 26) for _ in range(400)]\nreturn hog")},
         "5.1.1,5.1.2,5.3.1", {"5.1.1": ("Net()", "ran out of memory")}, full=("5.1.2", "5.3.1"),
@@ -101,19 +103,19 @@ CASES: dict[str, Case] = {
         {"submission.py": BASE, "answers.toml": "[problem4\nparameters = = 'd*n'\n"}, "4.1,5.1.2",
         {"4.1": ("answers.toml is not valid TOML", "line")}, full=("5.1.2",)),
     "empty_folder": Case(
-        {}, "5.1.1,5.1.2", {n: ("no submission.py and no .ipynb notebook",) for n in ("5.1.1", "5.1.2")}),
+        {}, "5.1.1,5.1.2", {n: ("no submission.py and no .ipynb notebook",) for n in ("5.1.1", "5.1.2")}, load_problem='no submission.py'),
     "both_py_and_notebook": Case(
         {"submission.py": BASE, "homework.ipynb": notebook(["import torch\nclass Net:\n    pass\n"])}, "5.1.1",
         {}, full=("5.1.1",), notes=("both submission.py and homework.ipynb found", "submission.py is graded")),
     "binary_junk": Case(
-        {"submission.py": JUNK}, "5.1.1,5.1.2", {n: ("not Python source", "binary data") for n in ("5.1.1", "5.1.2")}),
+        {"submission.py": JUNK}, "5.1.1,5.1.2", {n: ("not Python source", "binary data") for n in ("5.1.1", "5.1.2")}, load_problem='binary data'),
     "not_utf8": Case(  # Latin-1 text in a string (in a comment Python lets it pass, and so does the grader)
         {"submission.py": BASE.encode() + b"\nCAFE = 'caf\xe9'\n# na\xefve\n"}, "5.1.2",
-        {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}", "utf-8")}),
+        {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}", "utf-8")}, load_problem='SyntaxError'),
     "oversized_source": Case(
-        {"submission.py": BASE + "\n" + "#" * (3 << 20) + "\n"}, "5.1.1", {"5.1.1": ("bytes", "at most 2097152")}),
+        {"submission.py": BASE + "\n" + "#" * (3 << 20) + "\n"}, "5.1.1", {"5.1.1": ("bytes", "at most 2097152")}, load_problem='at most'),
     "broken_notebook": Case(
-        {"homework.ipynb": '{"cells": [ this is not json'}, "5.1.1", {"5.1.1": ("not a readable notebook",)}),
+        {"homework.ipynb": '{"cells": [ this is not json'}, "5.1.1", {"5.1.1": ("not a readable notebook",)}, load_problem='not a readable notebook'),
     "extremely_long_line": Case(
         {"submission.py": LONG_LINE}, "5.1.1,5.1.2", {}, full=("5.1.1", "5.1.2")),
     "extremely_long_output": Case(
@@ -123,7 +125,7 @@ CASES: dict[str, Case] = {
         "5.1.2", {}, full=("5.1.2",)),
     "nesting_too_deep": Case(
         {"submission.py": BASE + "\nX = " + "(" * 300 + "1" + ")" * 300 + "\n"}, "5.1.2",
-        {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}")}),
+        {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}")}, load_problem='SyntaxError'),
     "nan_loss_in_training": Case(
         {"submission.py": in_net_forward("x = self.features(x)\nx = x.view(x.size(0), -1)\n"
                                          "return self.classifier(x) * float('nan')")},
@@ -164,6 +166,11 @@ def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calib
     for number in case.full:
         it = item(result, number)
         assert it.score == it.max_score, f"{name}: {number} was not graded normally: {it.feedback}"
+    assert result.timed_out is case.timed_out, f"{name}: timed_out is {result.timed_out}"
+    if case.load_problem:
+        assert case.load_problem.lower() in result.load_problem.lower(), f"{name}: load problem {result.load_problem!r}"
+    else:
+        assert result.load_problem == "", f"{name} imported, yet: {result.load_problem!r}"
     notes = " ".join(result.notes)
     for phrase in case.notes:
         assert phrase in notes, f"{phrase!r} not in the notes: {result.notes}"
