@@ -90,52 +90,42 @@ def engine_throughput(dataset, protocol: Protocol, seconds: float) -> float:
     return train(model, x, y, p, seed=0, channels_last=layout).images_per_s
 
 
-def bound_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
-    model = _model()
-    opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
-    x = to_inputs(torch.randint(0, 256, (protocol.batch_size, 3, 32, 32), dtype=torch.uint8))
-    y = torch.randint(0, 10, (protocol.batch_size,))
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return _timed_steps(step, protocol.batch_size, seconds, warmup)
-
-
 def _synthetic_batch(protocol: Protocol) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     x = to_inputs(torch.randint(0, 256, (protocol.batch_size, 3, 32, 32), dtype=torch.uint8, generator=gen))
     return x, torch.randint(0, 10, (protocol.batch_size,), generator=gen)  # (B, 3, 32, 32), (B,)
 
 
-def channels_last_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
-    model = _model().to(memory_format=torch.channels_last)
+def _sgd_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, protocol: Protocol, forward=None):
+    """One step of the protocol's SGD on the fixed batch (x, y), through `forward` (default: the model)."""
     opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
-    x, y = _synthetic_batch(protocol)
-    x = x.contiguous(memory_format=torch.channels_last)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return _timed_steps(step, protocol.batch_size, seconds, warmup)
-
-
-def compiled_throughput(protocol: Protocol, seconds: float, warmup: int) -> tuple[float, float]:
-    """(images/s once compiled, seconds the first step took to compile)."""
-    model = _model()
-    opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
-    forward = torch.compile(model)
-    x, y = _synthetic_batch(protocol)
+    forward = model if forward is None else forward
 
     def step():
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(forward(x), y).backward()
         opt.step()
 
+    return step
+
+
+def bound_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
+    x, y = _synthetic_batch(protocol)
+    return _timed_steps(_sgd_step(_model(), x, y, protocol), protocol.batch_size, seconds, warmup)
+
+
+def channels_last_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
+    x, y = _synthetic_batch(protocol)
+    model = _model().to(memory_format=torch.channels_last)
+    step = _sgd_step(model, x.contiguous(memory_format=torch.channels_last), y, protocol)
+    return _timed_steps(step, protocol.batch_size, seconds, warmup)
+
+
+def compiled_throughput(protocol: Protocol, seconds: float, warmup: int) -> tuple[float, float]:
+    """(images/s once compiled, seconds the first step took to compile)."""
+    x, y = _synthetic_batch(protocol)
+    model = _model()
+    step = _sgd_step(model, x, y, protocol, forward=torch.compile(model))
     start = time.perf_counter()
     step()
     return _timed_steps(step, protocol.batch_size, seconds, warmup), time.perf_counter() - start

@@ -305,7 +305,8 @@ class _ParameterWatch:
 
 
 def train_run(ctx, task):
-    """One graded training run with the grader's engine and protocol; exports the weights after every epoch."""
+    """One graded training run with the grader's engine and protocol, of a network the grader cannot train
+    itself; keeps the weights after every epoch in work/ for the predict phase."""
     variant = task.split(":")[1]
     cls_name, use_init = VARIANTS[variant]
     protocol = Protocol(**ctx.request["protocol"])
@@ -315,10 +316,7 @@ def train_run(ctx, task):
     traced: dict = {}
 
     def record_start(model: torch.nn.Module) -> None:
-        with torch.no_grad():
-            traced["events"], _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
-        traced["e0"] = _export_state(ctx, f"{variant}_e0", model, traced["events"])
-        traced["watch"] = _ParameterWatch(model)  # from the recorded start on
+        traced["watch"] = _ParameterWatch(model)  # from the initialised start on
 
     init_fn = ctx.get("init_weights") if use_init else None
     try:
@@ -336,15 +334,10 @@ def train_run(ctx, task):
     if watch.steps != expected:
         raise ParametersChangedOutsideStep(f"the grader saw {watch.steps} optimiser steps of {expected}: its step "
                                            f"hooks were removed or another optimiser stepped the network")
-    events = traced["events"]
-    tensors = {"e0": traced["e0"]}
-    for epoch, state in enumerate(result.epoch_states, start=1):
-        model.load_state_dict(state)
-        tensors[f"e{epoch}"] = _export_state(ctx, f"{variant}_e{epoch}", model, events)
     for epoch, state in enumerate(result.epoch_states, start=1):
         torch.save(state, ctx.base / "work" / f"{variant}_e{epoch}.pt")  # for a later predict phase; never read by the parent
-    return {"events": events, "tensors": tensors, "steps": result.steps, "losses": result.losses,
-            "diverged_at": result.diverged_at, "images_per_s": result.images_per_s, "seconds": result.seconds}
+    return {"steps": result.steps, "losses": result.losses, "diverged_at": result.diverged_at,
+            "images_per_s": result.images_per_s, "seconds": result.seconds}
 
 
 START_PASSES = (("eval", "arch_x2"), ("train", "arch_x1"), ("eval_after", "arch_x2"))  # (output key, input), in order

@@ -53,7 +53,6 @@ class RunObservation:
     epoch_accuracy: list[float] = field(default_factory=list)  # after each epoch, 0..1
     initial_accuracy: float | None = None  # before training (fresh weights), when evaluated in the parent
     verified: bool = False  # trained and evaluated by the grader itself, not reported by the student's code
-    evaluated_by: str = ""  # who trained and evaluated it, for the report
     first_conv: np.ndarray | None = None  # (C, 3, k, k) final weights of the first conv, for the report
     images_per_s: float = 0.0
 
@@ -163,11 +162,10 @@ class GradeContext:
     def _train_here(self, variant: str, model: torch.nn.Module, test_x: np.ndarray, test_y: torch.Tensor) -> RunObservation:
         """Train the reference network from the student's starting tensors with the grader's engine, and
         evaluate it on the perturbed test images after every epoch (and before the first)."""
-        obs = RunObservation(variant=variant, ok=True, verified=True,
-                             evaluated_by="the grader's reference network, trained here from the submission's starting weights")
+        obs = RunObservation(variant=variant, ok=True, verified=True)
         start = time.perf_counter()
         x = torch.from_numpy(test_x)
-        obs.initial_accuracy = float((predict(model, x) == test_y).float().mean())
+        obs.initial_accuracy = _accuracy(predict(model, x), test_y)
         if obs.initial_accuracy > FRESH_LIMIT:
             return obs  # stored weights, not an initialisation: judge_training says so; no time spent training
         before = torch.get_num_threads()
@@ -184,7 +182,7 @@ class GradeContext:
         model.cpu()
         for state in result.epoch_states:
             model.load_state_dict(state)
-            obs.epoch_accuracy.append(float((predict(model, x) == test_y).float().mean()))
+            obs.epoch_accuracy.append(_accuracy(predict(model, x), test_y))
         obs.first_conv = model.conv1.weight.detach().numpy().copy()
         self.timings[f"training {variant} (grader)"] = time.perf_counter() - start
         return obs
@@ -217,12 +215,11 @@ class GradeContext:
             preds = self.run.run("predict", [f"predict:{v}" for v in trained], {"epochs": proto.epochs})
             for v in trained:
                 p, obs = preds[f"predict:{v}"], observations[v]
-                obs.evaluated_by = "the submission's own network, trained and run in the sandbox on unlabelled, perturbed test images"
                 if not p.ok:
                     obs.ok, obs.error = False, f"evaluating the trained network failed: {p.error}"
                     continue
                 try:
-                    obs.epoch_accuracy = [float((torch.from_numpy(p.array(f"pred_{v}_e{e}", shape=(len(test_y),), dtype="int64")) == test_y).float().mean())
+                    obs.epoch_accuracy = [_accuracy(torch.from_numpy(p.array(f"pred_{v}_e{e}", shape=(len(test_y),), dtype="int64")), test_y)
                                           for e in range(1, proto.epochs + 1)]
                 except ValueError as e:
                     obs.ok, obs.error = False, f"the predictions are not usable: {e}"
@@ -277,6 +274,11 @@ class GradeContext:
 
     def close(self) -> None:
         self.run.close()
+
+
+def _accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of (N,) predicted classes equal to the (N,) labels."""
+    return float((predictions == labels).float().mean())
 
 
 def _submission_source(run: SubmissionRun) -> str:

@@ -81,9 +81,12 @@ def test_rmsprop(ctx, record):
     record(judge_optimizer(ctx, "RMSProp"))
 
 
-def augmentation_criteria(ctx, o) -> tuple[list[tuple[bool, str]], np.ndarray] | Verdict:
+def augmentation_criteria(ctx) -> tuple[list[tuple[bool, str]], np.ndarray] | Verdict:
     """The public criteria of 5.4.3 (shared with the student edition) and the augmented batch, or a
-    Verdict when the output is not a batch of the input's shape."""
+    Verdict when augment failed or its output is not a batch of the input's shape."""
+    o = ctx.probe()["augment"]
+    if not o.ok:
+        return failed(o, "augment")
     images = ctx.inputs["aug_images"]
     try:
         a, b, c = (o.array(f"aug_{k}", shape=images.shape) for k in "abc")
@@ -108,10 +111,7 @@ def criteria_verdict(criteria: list[tuple[bool, str]], suffix: str = "") -> Verd
 
 @pytest.mark.rubric("5.4.3")
 def test_augmentation(ctx, record):
-    o = ctx.probe()["augment"]
-    if not o.ok:
-        return record(failed(o, "augment"))
-    found = augmentation_criteria(ctx, o)
+    found = augmentation_criteria(ctx)
     if isinstance(found, Verdict):
         return record(found)
     criteria, augmented = found

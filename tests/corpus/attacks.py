@@ -31,6 +31,8 @@ BASE = Path(__file__).with_name("base_submission.py")
 QUICK = ("5.1.1", "5.1.2", "5.2.1", "5.3.1")  # graded from probes only: no training, no data
 FULL = {n: float(i.points) for n, i in BY_NUMBER.items()}
 LOSS = ("return F.cross_entropy(logits, targets)",)  # the base's loss_fn body, replaced by probes
+# The base's Net.forward body up to the next class: what attacks and bad inputs that rewrite forward replace
+NET_FORWARD = "        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"
 
 
 @dataclass(frozen=True)
@@ -347,35 +349,16 @@ NetBN.__init__ = _init_from_shipped
 '''
 
 FORGE_TRAINING = r'''
-"""Ships trained weights; at import it writes the result of the phase the grader asked for itself, in the
-format the grader's own child writes, and exits: for a training run, fresh weights at the start and the
-shipped ones after each epoch; for the starting network that the grader trains itself, the shipped weights
-(with the outputs they give, so that the network checks out as the reference)."""
+
+# Appended to the base (whose NetBN it uses): ships trained weights; at import it writes the result of the
+# phase the grader asked for itself, in the format the grader's own child writes, and exits: for a training
+# run, fresh weights at the start and the shipped ones after each epoch; for the starting network that the
+# grader trains itself, the shipped weights (with the outputs they give, so that the network checks out as
+# the reference).
 import json, os
 from pathlib import Path
 import numpy as np
-import torch
-import torch.nn as nn
 from grader.trace import trace_forward
-
-
-class NetBN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 6, kernel_size=5), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.classifier = nn.Sequential(
-            nn.Linear(16 * 5 * 5, 120), nn.BatchNorm1d(120), nn.ReLU(),
-            nn.Linear(120, 84), nn.BatchNorm1d(84), nn.ReLU(),
-            nn.Linear(84, 10),
-        )
-
-    def forward(self, x):
-        x = self.features(x)
-        return self.classifier(x.view(x.size(0), -1))
-
 
 base = Path.cwd().parent
 request = json.loads((base / "in" / "request.json").read_text())
@@ -456,14 +439,14 @@ ATTACKS: dict[str, Attack] = {
     "sys_exit_in_forward": Attack(
         "Net.forward calls sys.exit(0)", "Net's items fail with SystemExit; loss and NetBN keep full marks",
         honest={"5.1.1": 0.0, "5.2.1": 0.0}, keeps=("5.1.2", "5.3.1"),
-        edits=(("        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
+        edits=((NET_FORWARD,
                 "        import sys\n        sys.exit(0)\n\n\nclass NetBN"),),
         feedback={"5.1.1": ("SystemExit",)}),
     "os_exit_in_forward": Attack(
         "Net.forward calls os._exit(0), killing the child mid-task",
         "Net's items fail naming the process's end; a fresh child grades loss and NetBN in full",
         honest={"5.1.1": 0.0, "5.2.1": 0.0}, keeps=("5.1.2", "5.3.1"),
-        edits=(("        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
+        edits=((NET_FORWARD,
                 "        import os\n        os._exit(0)\n\n\nclass NetBN"),),
         feedback={"5.1.1": ("Net()", "the process died")}),
     # ----- fake output --------------------------------------------------------------------------------
@@ -620,7 +603,7 @@ _sys.settrace(_tracer)
         "Net.forward loops forever (swallowing the alarm)",
         "Net's architecture item times out; a fresh child grades loss and NetBN in full",
         only=("5.1.1", "5.1.2", "5.3.1"), honest={"5.1.1": 0.0}, keeps=("5.1.2", "5.3.1"), limits={"wall_s": 8},
-        edits=(("        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
+        edits=((NET_FORWARD,
                 "        while True:\n            try:\n                while True:\n                    pass\n            except BaseException:\n                pass\n\n\nclass NetBN"),),
         feedback={"5.1.1": ("timed out", "stopped after")}),
     "memory_bomb_at_import": Attack(
@@ -632,7 +615,7 @@ _sys.settrace(_tracer)
     "memory_bomb_in_forward": Attack(
         "Net.forward asks torch for a tensor of 4 TiB", "Net's items say it ran out of memory; the rest full",
         honest={"5.1.1": 0.0, "5.2.1": 0.0}, keeps=("5.1.2", "5.3.1"),
-        edits=(("        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
+        edits=((NET_FORWARD,
                 "        return torch.ones(1 << 40, device=x.device)\n\n\nclass NetBN"),),
         feedback={"5.1.1": ("ran out of memory",)}),
     "fork_bomb": Attack(
@@ -699,7 +682,7 @@ _sys.settrace(_tracer)
         "epoch) or the starting network the grader trains itself (the shipped weights and their outputs)",
         "5.3.2 must not pass: nothing was trained (the grader trains the reference itself, and the starting "
         "weights are found to be trained already)",
-        only=("5.3.2",), honest={"5.3.2": 0.0}, training=True, standalone=FORGE_TRAINING,
+        only=("5.3.2",), honest={"5.3.2": 0.0}, training=True, append=FORGE_TRAINING,
         files={"pretrained.npz": "@@PRETRAINED@@"}, feedback={"5.3.2": ("before any training",)}),
     "pretrained_start": Attack(
         "the correct base, whose NetBN() loads shipped trained weights in its constructor",

@@ -18,7 +18,6 @@ from tests.corpus import attacks
 from tests.grader.test_attacks import small_calibration
 
 BASE = attacks.BASE.read_text()
-NET_FORWARD = "        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"
 
 
 def edited(*edits: tuple[str, str]) -> str:
@@ -30,7 +29,7 @@ def edited(*edits: tuple[str, str]) -> str:
 
 
 def in_net_forward(body: str) -> str:
-    return edited((NET_FORWARD, "\n".join("        " + ln for ln in body.strip().splitlines()) + "\n\n\nclass NetBN"))
+    return edited((attacks.NET_FORWARD, "\n".join("        " + ln for ln in body.strip().splitlines()) + "\n\n\nclass NetBN"))
 
 
 def line_of(source: str, text: str) -> int:
