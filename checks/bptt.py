@@ -26,7 +26,7 @@ import sympy as sp
 import torch
 
 from checks.verdict import ProofResult, Verdict
-from grader.probe_inputs import random_instance
+from checks.rnn_instances import random_instance
 from solutions.bptt import PARAM_NAMES, Instance, Params, bptt_gradients, softmax
 from solutions.bptt import loss as np_loss
 

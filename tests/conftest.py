@@ -9,9 +9,10 @@ import pytest
 
 from grader.calibration import load_calibration
 from grader.data import DataError, load_cifar10
-from grader.grade import GradeOptions, grade
-from grader.rubric import select
-from grader.sandbox import detect_isolation
+from grader.grade import grade
+from grader.options import GradeOptions
+from grader.rubric.items import RUBRIC
+from grader.sandbox.limits import detect_isolation
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def grade_folder(calibration, isolation):
     """grade_folder(path, only, dataset=None) -> GradeResult, through the real pipeline."""
 
     def run(folder: Path, only: str, dataset=None, **options):
-        opts = GradeOptions(selected=select(only), verify_reference=False, **options)
+        opts = GradeOptions(selected=RUBRIC.select(only), verify_reference=False, **options)
         return grade(Path(folder), opts, dataset=dataset, calibration=calibration, isolation=isolation)
 
     return run

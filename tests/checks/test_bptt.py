@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from checks import bptt as cb
-from grader.probe_inputs import random_instance
+from checks.rnn_instances import random_instance
 from solutions.bptt import PARAM_NAMES
 
 INSTANCES = cb.grading_instances(seed=11)  # includes T = 1

@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.rubric import BY_NUMBER
+from grader.rubric.items import RUBRIC
 
 BASE = Path(__file__).with_name("base_submission.py")
 QUICK = ("5.1.1", "5.1.2", "5.2.1", "5.3.1")  # graded from probes only: no training, no data
-FULL = {n: float(i.points) for n, i in BY_NUMBER.items()}
+FULL = {n: float(i.points) for n, i in RUBRIC.by_number.items()}
 LOSS = ("return F.cross_entropy(logits, targets)",)  # the base's loss_fn body, replaced by probes
 # The base's Net.forward body up to the next class: what attacks and bad inputs that rewrite forward replace
 NET_FORWARD = "        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"
@@ -127,7 +127,7 @@ for _t in _targets:
         _Path(_t).write_text('{"score": 100, "items": "all PASSED"} @@TOKEN@@')
     except OSError:
         pass
-for _t in (_root / "grader" / "child_tasks.py", _root / "grader" / "grade.py", _root / "solutions" / "cnn.py",
+for _t in (_root / "grader" / "sandbox" / "tasks.py", _root / "grader" / "grade.py", _root / "solutions" / "cnn.py",
            _root / "grader" / "calibration.json", _Path("@@DATA@@")):
     try:
         with open(_t, "a") as _f:
@@ -146,8 +146,8 @@ from pathlib import Path
 root = Path(grader.__file__).resolve().parent.parent
 found = []
 paths = ["solutions/cnn.py", "solutions/he_init.py", "solutions/reference/submission.py",
-         "solutions/reference/answers.toml", "grader/rubric/test_p5_1_net.py", "grader/rubric/__init__.py",
-         "grader/reference.py", "grader/reference_classifier.npz", "grader/calibration.json", "checks/softmax_loss.py",
+         "solutions/reference/answers.toml", "grader/rubric/answers/p5_1_net.py", "grader/rubric/items.py",
+         "grader/reference/networks.py", "grader/reference_classifier.npz", "grader/calibration.json", "checks/softmax_loss.py",
          "tests/corpus/base_submission.py", ".git/HEAD", ".git/config", ".git/index", "README.md"]
 for rel in paths:
     try:
@@ -163,8 +163,8 @@ for folder in (".git/objects", ".git", "solutions", "grader", ""):
         continue
     # The interpreter's own environment may sit inside the checkout (tox's .tox/); it must be visible to run.
     env_top = [Path(sys.prefix).resolve().relative_to(root).parts[0]] if Path(sys.prefix).resolve().is_relative_to(root) else []
-    extra = [n for n in names if n not in ("__init__.py", "child.py", "child_tasks.py", "engine.py", "trace.py",
-                                           "grader", "solutions", "__pycache__", *env_top)]
+    extra = [n for n in names if n not in ("__init__.py", "engine.py", "sandbox", "grader", "solutions", "__pycache__",
+                                           *env_top)]
     found.append(f"ls {folder or '.'}: " + (f"LEAK {extra[:5]}" if extra else f"{names}"))
 try:
     import solutions.cnn
@@ -358,7 +358,7 @@ FORGE_TRAINING = r'''
 import json, os
 from pathlib import Path
 import numpy as np
-from grader.trace import trace_forward
+from grader.sandbox.trace import trace_forward
 
 base = Path.cwd().parent
 request = json.loads((base / "in" / "request.json").read_text())
@@ -384,6 +384,8 @@ if any(t.startswith("train:") for t in request["tasks"]):
                                                            "tasks": {"train:bn": result}}))
     os._exit(0)
 if any(t.startswith("start:") for t in request["tasks"]):
+    from grader.sandbox import protocol as P
+
     model = NetBN()
     with torch.no_grad():
         events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
@@ -391,17 +393,13 @@ if any(t.startswith("start:") for t in request["tasks"]):
         model.load_state_dict({k: torch.from_numpy(z[k].copy()) for k in z.files})
     used = sorted({e[k] for e in events for k in ("weight", "bias", "running_mean", "running_var") if e.get(k)})
     state = model.state_dict()
-    tensors = {}
     for i, name in enumerate(used):
-        np.save(base / "out" / f"bn_e0_t{i}.npy", state[name].float().numpy())
-        tensors[name] = [f"bn_e0_t{i}", list(state[name].shape)]
-    outputs = {}
+        np.save(base / "out" / f"{P.state_tensor('bn', i)}.npy", state[name].float().numpy())
     with torch.no_grad():
-        for key, x in (("eval", "arch_x2"), ("train", "arch_x1"), ("eval_after", "arch_x2")):
+        for key, x in P.START_PASSES:
             y = model.train(key == "train")(torch.from_numpy(np.load(base / "in" / f"{x}.npy")))
-            np.save(base / "out" / f"bn_y_{key}.npy", y.float().numpy())
-            outputs[key] = f"bn_y_{key}"
-    result = {"ok": True, "events": events, "tensors": {"e0": tensors}, "outputs": outputs}
+            np.save(base / "out" / f"{P.start_output('bn', key)}.npy", y.float().numpy())
+    result = {"ok": True, "events": events, "tensors": [[name, list(state[name].shape)] for name in used]}
     (base / "out" / "result.json").write_text(json.dumps({"_complete": True, "_current": None, "load_error": None,
                                                            "tasks": {"start:bn": result}}))
     os._exit(0)
@@ -460,14 +458,14 @@ ATTACKS: dict[str, Attack] = {
         edits=((LOSS[0], "print(_FAKE)\n    return (logits * 0).sum()"),)),
     # ----- patching the grader and the libraries -----------------------------------------------------
     "patch_child_tasks": Attack(
-        "a wrong loss; at import replaces the grader's loss task (grader.child_tasks.PHASES) with one that "
+        "a wrong loss; at import replaces the grader's loss task (grader.sandbox.tasks.PHASES) with one that "
         "writes the correct values computed by F.cross_entropy, and blinds the library-call watch",
         "the grader's own code runs, and says the submission patched it: nothing above the honest marks",
         honest={"5.1.2": 0.0},
         edits=((LOSS[0], "return (logits * 0).sum()"),),
         append='''
 import numpy as _np
-import grader.child_tasks as _ct
+import grader.sandbox.tasks as _ct
 
 
 def _fake_loss(ctx, task):
@@ -477,7 +475,8 @@ def _fake_loss(ctx, task):
 
 
 _ct.PHASES["probe"]["loss"] = _fake_loss
-_ct._LibraryCallWatch.__call__ = lambda self, *a: None
+import grader.sandbox.watch as _watch
+_watch.LibraryCallWatch.__call__ = lambda self, *a: None
 ''', feedback={"5.1.2": ("changed code the grader relies on",)}),
     "patch_test_framework": Attack(
         "a wrong loss; at import patches pytest (main, the assertion rewriter, outcomes), pytest-json-report and "
@@ -500,21 +499,20 @@ try:
 except Exception:
     pass
 try:
-    import grader.rubric.conftest as _rc
-    _rc._Recorder.__call__ = lambda self, v: self.metadata.update({"fraction": 1.0})
+    import grader.rubric.plugin as _rp
+    _rp.RubricPlugin.record = lambda self, item, json_metadata: (lambda v: json_metadata.update({"fraction": 1.0}))
 except Exception:
     pass
 '''),
     "patch_grader_engine_and_trace": Attack(
         "NetBN without BatchNorm after conv 2 (one defect); at import rebinds grader.engine's training and "
-        "evaluation functions and rewrites the code of grader.trace.trace_forward to report the reference's events",
+        "evaluation functions and rewrites the code of grader.sandbox.trace.trace_forward to report the reference's events",
         "tampering is detected: no item above the honest marks, and 5.3.1 says why",
         honest={"5.3.1": 2.5},
         edits=(("nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.ReLU()", "nn.Conv2d(6, 16, kernel_size=5), nn.ReLU()"),),
         append='''
 import grader.engine as _engine
-import grader.trace as _trace
-import grader.child_tasks as _ct
+import grader.sandbox.trace as _trace
 
 _engine.train = lambda model, *a, **k: None
 _engine.predict = lambda model, x, batch_size=1000: torch.zeros(len(x), dtype=torch.int64)
@@ -525,7 +523,8 @@ def _fake_trace(model, x):
 
 
 _trace.trace_forward.__code__ = _fake_trace.__code__
-_ct.VARIANTS["net"] = ("NetBN", False)
+import grader.sandbox.protocol as _protocol
+_protocol.VARIANTS["net"] = _protocol.VARIANTS["bn"]
 ''', feedback={"5.3.1": ("changed code the grader relies on",)}),
     "patch_torch_and_numpy": Attack(
         "the correct base; at import replaces torch.nn.functional.cross_entropy, torch.Tensor.__eq__, "
@@ -737,7 +736,7 @@ def build(name: str, folder: Path, **values: str) -> Path:
     relative to the grader's root) and return that folder."""
     import shutil
 
-    from grader.sandbox import grader_root
+    from grader.sandbox.bwrap import grader_root
 
     attack = ATTACKS[name]
     out = folder / name

@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 
 from checks.verdict import ProofResult
-from grader.results import AccuracyRow, Curve, GradeResult, ItemResult
-from grader.rubric import RUBRIC
+from grader.results.model import AccuracyRow, Curve, GradeResult, ItemResult
+from grader.rubric.items import RUBRIC
 
 STEPS_PER_EPOCH = 782  # 50,000 images, batch 64
 EPOCHS = 5
@@ -103,7 +103,7 @@ def sample_first_conv(seed: int = 0) -> np.ndarray:
 
 
 def sample_filters_png() -> bytes:
-    from grader.plots import filters_png
+    from grader.results.plots import filters_png
 
     return filters_png(sample_first_conv())
 

@@ -16,12 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import sandbox
+from grader.reference.networks import reference_classifier
+from grader.sandbox import limits as sandbox_limits
+from grader.sandbox import process as sandbox
 from grader.calibration import Calibration
 from grader.data import default_cache_dir
-from grader.grade import GradeOptions, grade
-from grader.rubric import select
-from grader.sandbox import Limits, grader_root
+from grader.grade import grade
+from grader.options import GradeOptions
+from grader.rubric.items import RUBRIC
+from grader.sandbox.bwrap import grader_root
+from grader.sandbox.limits import Limits
 from tests.conftest import item
 from tests.corpus import attacks
 
@@ -30,17 +34,17 @@ QUICK = [n for n, a in attacks.ATTACKS.items() if not a.training]
 TRAINING = [n for n, a in attacks.ATTACKS.items() if a.training]
 # Files the write attack appends its token to (checked for the token, so that other people's edits of
 # the repository during the run do not matter).
-APPENDED = ("grader/child_tasks.py", "grader/grade.py", "solutions/cnn.py", "grader/calibration.json")
+APPENDED = ("grader/sandbox/tasks.py", "grader/grade.py", "solutions/cnn.py", "grader/calibration.json")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def own_sandbox_uid():
     """Sandbox uids counted from a base of this test process's own, so that the check for left-over
     processes below looks at our children's uid (each child claims the first free uid from the base)."""
-    saved = sandbox.SANDBOX_UID
-    sandbox.SANDBOX_UID = 61000 + os.getpid() % 3000
-    yield sandbox.SANDBOX_UID
-    sandbox.SANDBOX_UID = saved
+    saved = sandbox_limits.SANDBOX_UID
+    sandbox_limits.SANDBOX_UID = 61000 + os.getpid() % 3000
+    yield sandbox_limits.SANDBOX_UID
+    sandbox_limits.SANDBOX_UID = saved
 
 
 class Listeners:
@@ -95,7 +99,7 @@ def assert_contained(values: dict[str, str]) -> None:
     """Nothing of the run is alive, and nothing was written outside the output folder and the scratch."""
     time.sleep(0.2)
     assert not sandbox.marked_processes(f"{os.getpid()}-"), "a process of the sandbox outlived the run"
-    assert sandbox._count_processes(sandbox.SANDBOX_UID) == 0, f"a process of uid {sandbox.SANDBOX_UID} is left"
+    assert sandbox._count_processes(sandbox_limits.SANDBOX_UID) == 0, f"a process of uid {sandbox_limits.SANDBOX_UID} is left"
     assert not Path(values["SENTINEL"]).exists(), "the sentinel outside the sandbox was written"
     root, token = grader_root(), values["TOKEN"]
     for rel in APPENDED:
@@ -222,7 +226,7 @@ def training_files(tmp_path_factory, cifar10, calibration):
     spec = importlib.util.spec_from_file_location("base_submission_for_test", attacks.BASE)
     base = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(base)
-    reference = calibration.reference_classifier()
+    reference = reference_classifier(calibration.classifier_file)
     assert reference is not None, "no reference classifier to ship"
     student_names = list(base.NetBN().state_dict())
     np.savez(folder / "pretrained.npz", **{s: v.numpy() for s, v in zip(student_names, reference.state_dict().values())})
@@ -234,7 +238,7 @@ class InputRecorder:
     """Every array the grader hands a child (SubmissionRun.put_inputs)."""
 
     def __init__(self, monkeypatch) -> None:
-        from grader.runner import SubmissionRun
+        from grader.sandbox.runner import SubmissionRun
 
         self.arrays: dict[str, np.ndarray] = {}
         original = SubmissionRun.put_inputs
@@ -262,7 +266,7 @@ def test_training_attack_gains_nothing(name, tmp_path, cifar10, calibration, iso
     values = placeholders(tmp_path, **training_files)
     folder = attacks.build(name, tmp_path, **values)
     start = time.monotonic()
-    result = grade(folder, GradeOptions(selected=select(",".join(attack.only)), verify_reference=False),
+    result = grade(folder, GradeOptions(selected=RUBRIC.select(",".join(attack.only)), verify_reference=False),
                    dataset=cifar10, calibration=small_calibration(calibration), isolation=isolation)
     elapsed = time.monotonic() - start
     assert_contained(values)

@@ -10,9 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.grade import GradeOptions, grade
-from grader.rubric import BY_NUMBER, select
-from grader.sandbox import Limits
+from grader.grade import grade
+from grader.options import GradeOptions
+from grader.rubric.items import RUBRIC
+from grader.sandbox.limits import Limits
 from tests.conftest import item
 from tests.corpus import attacks
 from tests.grader.test_attacks import small_calibration
@@ -149,16 +150,16 @@ def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calib
     dataset = request.getfixturevalue("cifar10") if case.dataset else None
     folder = write_case(case, tmp_path / name)
     cal = small_calibration(calibration) if case.training else calibration
-    result = grade(folder, GradeOptions(selected=select(case.only), verify_reference=False, limits=Limits(**case.limits)),
+    result = grade(folder, GradeOptions(selected=RUBRIC.select(case.only), verify_reference=False, limits=Limits(**case.limits)),
                    dataset=dataset, calibration=cal, isolation=isolation)
-    selected = select(case.only)
+    selected = RUBRIC.select(case.only)
     for number in selected:
         it = item(result, number)
         assert it.status != "skipped", f"{number} has no result"
         assert "the grader could not check this item" not in it.feedback, f"{number}: {it.feedback}"
     for number, phrases in case.messages.items():
         it = item(result, number)
-        if not BY_NUMBER[number].manual:
+        if not RUBRIC.by_number[number].manual:
             assert it.score < it.max_score, f"{number} kept its points: {it.feedback}"
         for phrase in phrases:
             assert phrase.lower() in it.feedback.lower(), f"{name}: {phrase!r} not in {number}'s feedback: {it.feedback}"

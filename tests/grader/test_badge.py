@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from grader.badge import render_badge, text_width
+from grader.results.badge import render_badge, text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from grader.bench import BenchConfig, render, run_bench
+from grader.tools.bench import BenchConfig, render, run_bench
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.grade import bundled_reference
-from grader.rubric import RUBRIC
+from grader.rubric.items import RUBRIC
 
 
 def hw2_grade(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:

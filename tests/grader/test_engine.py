@@ -10,10 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from grader.calibration import Calibration
-from grader.context import perturb_test_images
+from grader.data import perturb_test_images
 from grader.engine import Protocol, predict, to_inputs, train_variant
-from grader.grade import GradeOptions, bundled_reference, grade
-from grader.rubric import select
+from grader.grade import bundled_reference, grade
+from grader.options import GradeOptions
+from grader.rubric.items import RUBRIC
 from solutions.cnn import Net, NetBN
 
 SMALL = Protocol(epochs=1, train_images=1280, log_every=5)  # 20 steps of 64: seconds on the CPU
@@ -85,7 +86,7 @@ def test_a_graded_run_is_a_calibration_run_of_the_same_network_and_seed(cifar10,
     bundled reference's graded accuracy is exactly what calibration's procedure gives for that seed."""
     protocol = replace(Protocol(), epochs=1, train_images=3200, log_every=10)
     raw = {**calibration.raw, "protocol": protocol.__dict__}
-    result = grade(bundled_reference(), GradeOptions(selected=select("5.1.3"), verify_reference=False, seed=5),
+    result = grade(bundled_reference(), GradeOptions(selected=RUBRIC.select("5.1.3"), verify_reference=False, seed=5),
                    dataset=cifar10, calibration=Calibration(raw, calibration.classifier_file), isolation=isolation)
     graded = next(c for c in result.curves if c.epoch_accuracy)
     torch.set_num_threads(2)

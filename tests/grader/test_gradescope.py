@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-import grader.gradescope as gs
-from grader.gradescope import render_gradescope, write_outputs
-from grader.report import TRUNCATED
-from grader.results import GradeResult, ItemResult
+import grader.results.write as gs
+from grader.results.gradescope import render_gradescope
+from grader.results.write import write_outputs
+from grader.results.html import TRUNCATED
+from grader.results.model import GradeResult, ItemResult
 from tests.grader.sample_results import sample_grade_result
 
 
@@ -78,7 +79,7 @@ def test_write_outputs_keeps_old_files_when_rendering_fails(tmp_path, monkeypatc
     def broken(result):
         raise RuntimeError("template bug")
 
-    monkeypatch.setattr("grader.report.render_html", broken)
+    monkeypatch.setattr("grader.results.write.render_html", broken)
     with pytest.raises(RuntimeError):
         write_outputs(dataclasses.replace(sample_grade_result(), submission="other"), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -1,4 +1,4 @@
-"""`hw2-grade init-ci`: the workflow is valid YAML running exactly the commands of `grader.ci_init`, tox reads
+"""`hw2-grade init-ci`: the workflow is valid YAML running exactly the commands of `grader.tools.ci_init`, tox reads
 the written tox.ini with the same grading command, the README gets the badge once, and the workflow's local
 commands work: the grading command (the body of `tox -e grade`) grades a student repository with the
 installed student edition, and the badge script publishes out/badge.svg to a `badges` branch."""
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from grader import ci_init
-from grader.ci_init import (BADGE_PATH, GRADE_COMMAND, GRADER_ENV_VAR, INSTALL_TOX, REPORT_PATH, RUN_TOX,
+from grader.tools.ci_init import (BADGE_PATH, GRADE_COMMAND, GRADER_ENV_VAR, INSTALL_TOX, REPORT_PATH, RUN_TOX,
                             WORKFLOW_COMMANDS, WORKFLOW_FILE, init_ci, shell)
 from tests.grader.test_export_student import STUDENT_ANSWERS, student_install, write_submission
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.submission import NOTEBOOK_ENTRY, extract_notebook, locate_entry
+from grader.sandbox.submission import NOTEBOOK_ENTRY, extract_notebook, locate_entry
 from tests.corpus import attacks
 
 QUICK = "5.1.1,5.1.2,5.2.1,5.3.1,5.4.1,5.4.2"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from checks.verdict import ProofResult
-from grader.plots import curves_png, filter_grid, filters_png, png_data_uri
-from grader.report import FREE_TEXT_CHARS, TRUNCATED, render_html
-from grader.results import AccuracyRow, Curve
+from grader.results.plots import curves_png, filter_grid, filters_png, png_data_uri
+from grader.results.html import FREE_TEXT_CHARS, TRUNCATED, render_html
+from grader.results.model import AccuracyRow, Curve
 from tests.grader.html_tools import parse, tags_in, text_of
 from tests.grader.sample_results import sample_curves, sample_grade_result, sample_filters_png
 
@@ -209,12 +209,12 @@ def test_broken_filter_bytes_render_not_available():
 
 
 def test_curves_that_cannot_be_drawn_render_not_available(monkeypatch):
-    import grader.plots
+    import grader.results.html
 
     def broken(curves):
         raise RuntimeError("matplotlib exploded <b>")
 
-    monkeypatch.setattr(grader.plots, "curves_png", broken)
+    monkeypatch.setattr(grader.results.html, "curves_png", broken)
     html = render_html(sample_grade_result())
     text = text_of(html, "curves")
     assert "Not available" in text and "matplotlib exploded" in text and "<b>" not in html

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.gradescope import write_outputs
-from grader.plots import STUDENT_COLOUR, filters_png
-from grader.report import render_html
+from grader.results.write import write_outputs
+from grader.results.plots import STUDENT_COLOUR, filters_png
+from grader.results.html import render_html
 from tests.grader.html_tools import parse, tags_in, text_of
 from tests.grader.sample_results import sample_grade_result
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.rubric import BY_NUMBER
+from grader.rubric.items import RUBRIC
 from tests.conftest import item
 from tests.corpus import defects, styles
 
@@ -44,10 +44,10 @@ def test_correct_submission_keeps_every_point(style, tmp_path, grade_folder, cif
     result = grade_folder(styles.build(style, tmp_path), "5", dataset=cifar10)
     lost = [f"{i.number}: {i.feedback}" for i in result.auto_items if i.score != i.max_score]
     assert not lost, "\n".join(lost)
-    assert result.score == sum(BY_NUMBER[n].points for n in BY_NUMBER if n.startswith("5") and not BY_NUMBER[n].manual)
+    assert result.score == sum(RUBRIC.by_number[n].points for n in RUBRIC.by_number if n.startswith("5") and not RUBRIC.by_number[n].manual)
 
 
 def test_every_problem5_item_has_a_wrong_submission():
-    automatic = {n for n, i in BY_NUMBER.items() if n.startswith("5") and not i.manual}
+    automatic = {n for n, i in RUBRIC.by_number.items() if n.startswith("5") and not i.manual}
     assert automatic <= {d.item for d in defects.DEFECTS.values()}
     assert len(defects.DEFECTS) >= 15

@@ -12,13 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
+from grader.sandbox import process as sandbox
 from grader.data import default_cache_dir
-from grader.grade import GradeOptions, grade
-from grader.report import render_html
-from grader.rubric import select
-from grader.runner import SubmissionRun
-from grader.sandbox import CHILD_MODULES, Limits, detect_isolation, grader_root, make_scratch, reference_paths
+from grader.grade import grade
+from grader.options import GradeOptions
+from grader.results.html import render_html
+from grader.rubric.items import RUBRIC
+from grader.sandbox.runner import SubmissionRun
+from grader.sandbox import bwrap
+from grader.sandbox import protocol as P
+from grader.sandbox.bwrap import CHILD_MODULES, grader_root, reference_paths
+from grader.sandbox import limits as sandbox_limits
+from grader.sandbox.limits import Limits, detect_isolation
+from grader.sandbox.process import make_scratch
 from tests.conftest import item
 from tests.corpus import attacks
 from tests.grader.test_attacks import InputRecorder, own_sandbox_uid  # noqa: F401  (autouse fixture)
@@ -45,9 +51,10 @@ def readable(path):
         return False
 
 
-report["readable"] = {p: readable(p) for p in json.loads(Path("../in/request.json").read_text())["look_at"]}
+report["readable"] = {p: readable(p) for p in json.loads(Path(__file__).with_name("look_at.json").read_text())}
 report["root_listing"] = sorted(os.listdir(root)) if root.is_dir() else None
-report["grader_listing"] = sorted(os.listdir(root / "grader"))
+report["grader_listing"] = sorted(p.relative_to(root / "grader").as_posix() for p in (root / "grader").rglob("*")
+                                  if p.is_file())
 report["tmp_listing"] = sorted(os.listdir("/tmp"))
 writable = {}
 for where in ("../out/x", "../work/x", "../submission/x", "../in/x", str(root / "x"), str(root / "grader" / "x"),
@@ -84,9 +91,10 @@ def look_around(tmp_path: Path, iso, look_at: list[str], limits: Limits = Limits
     folder = tmp_path / "probe"
     folder.mkdir()
     (folder / "submission.py").write_text(LOOK_AROUND)
+    (folder / "look_at.json").write_text(json.dumps(look_at))
     run = SubmissionRun(folder, limits, iso, grade_hidden())
     try:
-        outcome = run.run("probe", ["names"], {"look_at": look_at})["names"]
+        outcome = run.run([P.NAMES], P.Request())[P.NAMES]
         assert outcome.ok, outcome.error
         return json.loads((outcome.out_dir / "look_around.json").read_text())
     finally:
@@ -96,7 +104,7 @@ def look_around(tmp_path: Path, iso, look_at: list[str], limits: Limits = Limits
 def test_child_sees_only_what_it_needs(tmp_path, bwrap_isolation):
     root = grader_root()
     secrets = [str(p) for ref in reference_paths() for p in ref.rglob("*") if p.is_file()][:40]
-    secrets += [str(root / "grader" / "rubric" / "test_p5_1_net.py"), str(root / "grader" / "calibration.json"),
+    secrets += [str(root / "grader" / "rubric" / "answers" / "p5_1_net.py"), str(root / "grader" / "calibration.json"),
                 str(root / "grader" / "reference_classifier.npz"), str(root / "grader" / "grade.py"),
                 str(root / ".git"), str(root / "tests"), str(root / "README.md"), str(default_cache_dir()),
                 str(tmp_path)]
@@ -111,19 +119,20 @@ def test_child_sees_only_what_it_needs(tmp_path, bwrap_isolation):
     assert not leaked, f"readable from the sandbox: {leaked}"
     assert seen["grader_listing"] == sorted(CHILD_MODULES), seen["grader_listing"]
     # Besides the child's modules, only a Python environment that lives in the checkout (tox's .tox/) shows.
-    env_tops = {q.relative_to(root).parts[0] for q in sandbox._python_paths() if q.is_relative_to(root) and q != root}
+    env_tops = {q.relative_to(root).parts[0] for q in bwrap._python_paths() if q.is_relative_to(root) and q != root}
     assert set(seen["root_listing"] or []) <= {"grader", "solutions"} | env_tops, seen["root_listing"]
     assert seen["interfaces"] == ["lo"] and not seen["internet"]
     assert len(seen["pids"]) <= 5 and os.getpid() not in seen["pids"], "the child sees the machine's processes"
     writable = seen["writable"]
     assert writable["../out/x"] and writable["../work/x"]
     assert not any(ok for where, ok in writable.items() if where not in ("../out/x", "../work/x", "/tmp/x", "/var/tmp/x"))
-    python_in_tmp = {q.relative_to("/tmp").parts[0] for q in sandbox._python_paths() if q.is_relative_to("/tmp")}
+    python_in_tmp = {q.relative_to("/tmp").parts[0] for q in bwrap._python_paths() if q.is_relative_to("/tmp")}
     assert set(seen["tmp_listing"]) <= python_in_tmp, f"the child's /tmp is not private: {seen['tmp_listing']}"
     assert seen["home"] == "/sandbox/work" and "HW2_CIFAR10" not in seen["env"]
     assert sandbox.MARKER_VAR in seen["env"]
     if bwrap_isolation.drop_uid:
-        assert sandbox.SANDBOX_UID <= seen["uid"] < sandbox.SANDBOX_UID + sandbox.UID_SLOTS and seen["gid"] == seen["uid"]
+        base = sandbox_limits.SANDBOX_UID
+        assert base <= seen["uid"] < base + sandbox.UID_SLOTS and seen["gid"] == seen["uid"]
         assert int(seen["cap_eff"], 16) == 0 and seen["no_new_privs"] == "1"
     r = seen["rlimits"]
     assert r["RLIMIT_AS"] == limits.memory_bytes and r["RLIMIT_FSIZE"] == limits.file_bytes
@@ -153,7 +162,7 @@ def test_report_states_isolation_and_limits(tmp_path, grade_folder, bwrap_isolat
     (folder / "submission.py").write_text(attacks.BASE.read_text())
     result = grade_folder(folder, "5.1.2", limits=Limits(wall_s=120))
     assert result.isolation.startswith("bubblewrap") and "no network" in result.isolation
-    assert f"an unprivileged uid of its own (from {sandbox.SANDBOX_UID})" in result.isolation or not bwrap_isolation.drop_uid
+    assert f"an unprivileged uid of its own (from {sandbox_limits.SANDBOX_UID})" in result.isolation or not bwrap_isolation.drop_uid
     assert result.limits.startswith("wall 120 s") and "address space" in result.limits
     assert result.environment["isolation"] == "bubblewrap"
     html = render_html(result)
@@ -164,7 +173,7 @@ def test_rlimits_only_path_works_and_says_so(tmp_path, calibration):
     folder = tmp_path / "base"
     folder.mkdir()
     (folder / "submission.py").write_text(attacks.BASE.read_text())
-    result = grade(folder, GradeOptions(selected=select("5.1.1,5.1.2"), verify_reference=False, allow_bwrap=False),
+    result = grade(folder, GradeOptions(selected=RUBRIC.select("5.1.1,5.1.2"), verify_reference=False, allow_bwrap=False),
                    calibration=calibration)
     assert [i.score for i in result.auto_items] == [i.max_score for i in result.auto_items], \
         [i.feedback for i in result.auto_items]
@@ -189,7 +198,7 @@ def test_concurrent_runs_do_not_kill_each_other(tmp_path, bwrap_isolation):
     def run_slow():
         run = SubmissionRun(slow, Limits(wall_s=60), bwrap_isolation, grade_hidden())
         try:
-            outcome["slow"] = run.run("probe", ["names"], {})["names"]
+            outcome["slow"] = run.run([P.NAMES], P.Request())[P.NAMES]
         finally:
             run.close()
 
@@ -199,7 +208,7 @@ def test_concurrent_runs_do_not_kill_each_other(tmp_path, bwrap_isolation):
     for _ in range(2):
         run = SubmissionRun(quick, Limits(wall_s=60), bwrap_isolation, grade_hidden())
         try:
-            assert run.run("probe", ["names"], {})["names"].ok
+            assert run.run([P.NAMES], P.Request())[P.NAMES].ok
         finally:
             run.close()
     thread.join(90)
@@ -220,7 +229,7 @@ def test_scratch_copy_leaves_out_links_and_special_files(tmp_path):
     scratch = make_scratch(folder, base=tmp_path)
     copied = sorted(str(p.relative_to(scratch / "submission")) for p in (scratch / "submission").rglob("*"))
     assert copied == ["data", "data/w.npy", "submission.py"]
-    from grader.submission import locate_entry
+    from grader.sandbox.submission import locate_entry
 
     assert any("symbolic links are not followed" in n and "answers.toml" in n for n in locate_entry(folder).notes)
 
@@ -257,7 +266,7 @@ def test_each_child_claims_a_uid_no_concurrent_child_holds(tmp_path):
     first = 62000 + os.getpid() % 2000
     with sandbox.claim_uid(first) as a, sandbox.claim_uid(first) as b:
         assert (a, b) == (first, first + 1)
-    holder = subprocess.Popen([sys.executable, "-c", f"from grader import sandbox; import time\n"
+    holder = subprocess.Popen([sys.executable, "-c", f"from grader.sandbox import process as sandbox; import time\n"
                                f"with sandbox.claim_uid({first}):\n    print('held', flush=True); time.sleep(30)"],
                               stdout=subprocess.PIPE, text=True, cwd=grader_root())
     try:

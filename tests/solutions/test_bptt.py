@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.probe_inputs import random_instance
+from checks.rnn_instances import random_instance
 from solutions import bptt
 
 SIZES = [(1, 1, 2, 1), (3, 4, 5, 1), (3, 4, 5, 6), (4, 2, 3, 3)]  # (H, D, K, T)

@@ -1,0 +1,25 @@
+"""What a batch is asked to do (BatchConfig), and the error when it cannot start (BatchError)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BatchError(RuntimeError):
+    """The batch cannot start (output folder, another batch running, scheduler unreachable)."""
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    roster: Path
+    out: Path
+    selected: tuple[str, ...]  # rubric numbers to grade
+    jobs: int = 2  # worker processes (local) or LocalCluster workers (dask)
+    executor: str = "local"  # "local" or "dask"
+    scheduler: str | None = None  # dask scheduler address; None starts a LocalCluster
+    regrade: bool = False  # grade students that are already graded, too
+    data: str | None = None  # CIFAR-10 path (else HW2_CIFAR10, else the default cache)
+    seed: int = 0
+    threads: int = 2  # torch threads per sandboxed child and per worker process
+    clone_timeout_s: float = 600.0  # seconds one `git clone` + checkout may take
+    scheduler_timeout_s: float = 30.0  # seconds to wait for the dask scheduler and its first worker

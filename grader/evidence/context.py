@@ -1,0 +1,96 @@
+"""Everything the rubric's judges of one grade share: the options, the data, the calibration, and the
+observations of the submission, each gathered once and only when a selected item needs it.
+
+The grading process never imports student code: observations come from sandboxed children through
+`SubmissionRun`. Test labels stay here: children get unlabelled (and perturbed) test images only.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from grader.calibration import Calibration
+from grader.data import Cifar10, perturb_test_images
+from grader.engine import Protocol
+from grader.evidence.answers import Answers
+from grader.evidence.probes import AUGMENT_IMAGES, ProbeInputs, make_probe_inputs
+from grader.evidence.training import RunObservation, TrainingSetup, train_variants
+from grader.options import GradeOptions
+from grader.rubric.items import Needs
+from grader.sandbox.limits import Isolation
+from grader.sandbox.protocol import Task
+from grader.sandbox.runner import SubmissionRun, TaskOutcome
+
+
+class GradeContext:
+    def __init__(self, submission: Path, options: GradeOptions, needs: Needs, dataset: Cifar10 | None,
+                 calibration: Calibration, protocol: Protocol, iso: Isolation, hidden: list[Path]) -> None:
+        self.submission, self.options, self.needs = submission, options, needs
+        self.dataset, self.calibration, self.protocol, self.iso = dataset, calibration, protocol, iso
+        self.run = SubmissionRun(submission, options.limits, iso, hidden, threads=options.threads)
+        self.answers = Answers(submission)
+        self.timings: dict[str, float] = {}  # phase -> seconds, for the report
+        self._rng = np.random.default_rng(options.seed)
+        self._inputs: ProbeInputs | None = None
+        self._probe: dict[Task, TaskOutcome] | None = None
+        self._training: dict[str, RunObservation] | None = None
+
+    @property
+    def edition(self) -> str:
+        return self.options.edition
+
+    def inputs(self) -> ProbeInputs:
+        """The probe inputs, drawn once from the run's seed and put where every child can read them."""
+        if self._inputs is None:
+            aug = None
+            if self.dataset is not None and self.needs.augment_images:
+                aug = perturb_test_images(self.dataset.test_x[:AUGMENT_IMAGES], self.options.seed)
+            self._inputs = make_probe_inputs(self._rng, aug)
+            self.run.put_inputs(self._inputs.arrays)
+        return self._inputs
+
+    def probe(self, task: Task) -> TaskOutcome:
+        """The outcome of a quick probe task; the first call runs every probe task the selection needs, in one
+        child."""
+        if self._probe is None:
+            start = time.perf_counter()
+            timeout = self.options.limits.wall_s
+            request = replace(self.inputs().request, task_timeout_s=timeout)
+            tasks = list(self.needs.probes)
+            self._probe = self.run.run(tasks, request, timeout_s=timeout) if tasks else {}
+            self.timings["probe checks"] = time.perf_counter() - start
+        if task not in self._probe:  # a judge reads a task its item's row does not list: the grader's bug
+            raise RuntimeError(f"probe task {task.key!r} was not scheduled: list it in the item's `probes` "
+                               f"(grader/rubric/items.py)")
+        return self._probe[task]
+
+    def training(self) -> dict[str, RunObservation]:
+        """The graded runs the selection needs, by variant name."""
+        if self._training is None:
+            variants = list(self.needs.variants)
+            setup = TrainingSetup(self.run, self.options, self.protocol, self.dataset, self.inputs()) if variants else None
+            self._training = train_variants(setup, variants) if variants else {}
+            for v, obs in self._training.items():
+                if obs.verified:
+                    self.timings[f"training {v} (grader)"] = obs.seconds
+        return self._training
+
+    def answer(self, dotted: str) -> tuple[object | None, str]:
+        return self.answers.get(dotted)
+
+    def submission_source(self) -> str:
+        """The graded source text (for static checks; never executed here)."""
+        entry = self.run.entry
+        if not entry.file:
+            return ""
+        try:
+            return (self.run.scratch / "submission" / entry.file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        self.run.close()
+

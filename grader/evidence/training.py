@@ -1,0 +1,182 @@
+"""The graded training runs of a submission (5.1.3, 5.2.2, 5.3.2), each trained where its result can be
+trusted.
+
+The instructor's edition has the student's code build and initialise each network in the sandbox ("start"
+phase), checks that the reference network holding those starting tensors computes the same function, and
+then trains and evaluates the reference network in the grading process with the calibration's engine and
+seed: nothing the submission writes can stand in for the training. Runs whose network does not map onto
+the reference (and every run in the student's edition, which has no reference) are trained and evaluated by
+the student's own code in the sandbox ("train" and "predict" phases), and marked unverified.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from grader.data import Cifar10, perturb_test_images
+from grader.engine import Protocol, predict, train_started
+from grader.evidence.probes import ProbeInputs
+from grader.options import GradeOptions
+from grader.sandbox import protocol as P
+from grader.sandbox.runner import SubmissionRun, TaskOutcome
+
+FRESH_LIMIT = 0.20  # an untrained network above this test accuracy was not freshly initialised
+
+
+@dataclass
+class RunObservation:
+    """One training run of the submission, as the grading process measured it."""
+
+    variant: str
+    ok: bool
+    error: str = ""
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    epoch_accuracy: list[float] = field(default_factory=list)  # after each epoch, 0..1
+    initial_accuracy: float | None = None  # before training (fresh weights), when evaluated in the parent
+    verified: bool = False  # trained and evaluated by the grader itself, not reported by the student's code
+    unmapped: str = ""  # why the grader could not train it in its reference network ("" when it did, or tried not)
+    first_conv: np.ndarray | None = None  # (C, 3, k, k) final weights of the first conv, for the report
+    images_per_s: float = 0.0
+    seconds: float = 0.0  # wall time of the training
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What the graded runs of one grade are made of."""
+
+    run: SubmissionRun  # the submission's sandboxed children
+    options: GradeOptions
+    protocol: Protocol
+    dataset: Cifar10
+    inputs: ProbeInputs  # ARCH_X1, ARCH_X2: the inputs the starting networks are compared on (already in in/)
+
+
+def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObservation]:
+    """Every graded run of `variants`, trained where its result can be trusted (see the module docstring)."""
+    observations: dict[str, RunObservation] = {}
+    test_x = perturb_test_images(ctx.dataset.test_x, ctx.options.seed)
+    test_y = torch.from_numpy(ctx.dataset.test_y)
+    in_sandbox = list(variants)
+    if ctx.options.edition == "instructor":
+        timeout = ctx.options.limits.wall_s
+        starts = ctx.run.run([P.start(v) for v in variants], P.Request(seed=ctx.options.seed, task_timeout_s=timeout),
+                             timeout_s=timeout)
+        in_sandbox = []
+        for v in variants:
+            o = starts[P.start(v)]
+            if not o.ok:
+                observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}")
+                continue
+            model, why = _reference_start(ctx, v, o)
+            if model is None:
+                in_sandbox.append(v)
+                observations[v] = RunObservation(v, ok=False, unmapped=why)
+                continue
+            observations[v] = _train_here(ctx, v, model, test_x, test_y)
+    if in_sandbox:
+        trained = _train_in_sandbox(ctx, in_sandbox, test_x, test_y)
+        for v, obs in trained.items():
+            observations[v] = replace(obs, unmapped=observations[v].unmapped if v in observations else "")
+    return {v: observations[v] for v in variants}
+
+
+def _reference_start(ctx: TrainingSetup, variant: str, o: TaskOutcome) -> tuple[torch.nn.Module | None, str]:
+    """The reference network holding the student's starting tensors, or (None, why) when it does not
+    compute the same function as the student's network on the probe inputs."""
+    # Imported here, not at the top: the reference exists in the instructor's edition only (the student
+    # edition ships no solutions/), and only this path of the instructor's edition needs it.
+    from checks.architecture import MappingError
+    from grader.reference.networks import OUTPUT_RTOL, load_into_reference, output_difference, reference_model
+
+    network = P.VARIANTS[variant].network
+    model = reference_model(network)
+    inputs = ctx.inputs
+    try:
+        load_into_reference(model, network, o.data.get("events", []), o.data.get("tensors", []), variant, o.out_dir)
+        worst = output_difference(model, [(pass_name.removesuffix("_after"), inputs[x],
+                                           o.array(P.start_output(variant, pass_name), shape=(8, 10), dtype="float32"))
+                                          for pass_name, x in P.START_PASSES])
+    except (MappingError, ValueError, KeyError, TypeError) as e:
+        return None, f"its tensors do not map onto the reference network ({e})"
+    if not worst <= OUTPUT_RTOL:
+        return None, f"it computes a different function from the reference network (relative difference {worst:.2g})"
+    return model, ""
+
+
+def _train_here(ctx: TrainingSetup, variant: str, model: torch.nn.Module, test_x: np.ndarray,
+                test_y: torch.Tensor) -> RunObservation:
+    """Train the reference network from the student's starting tensors with the grader's engine, and
+    evaluate it on the perturbed test images after every epoch (and before the first)."""
+    obs = RunObservation(variant=variant, ok=True, verified=True)
+    start = time.perf_counter()
+    x = torch.from_numpy(test_x)
+    obs.initial_accuracy = accuracy(predict(model, x), test_y)
+    if obs.initial_accuracy > FRESH_LIMIT:
+        return obs  # stored weights, not an initialisation: the training judge says so; no time spent training
+    before = torch.get_num_threads()
+    torch.set_num_threads(ctx.options.threads)  # as many as a child would use (a batch worker sets its share)
+    try:
+        result = train_started(model, torch.from_numpy(ctx.dataset.train_x), torch.from_numpy(ctx.dataset.train_y),
+                               ctx.protocol, ctx.options.seed)
+    finally:
+        torch.set_num_threads(before)
+    obs.steps, obs.losses, obs.images_per_s = result.steps, result.losses, result.images_per_s
+    if result.diverged_at is not None:
+        obs.ok, obs.error = False, f"the training loss became NaN or infinite at step {result.diverged_at}"
+        return obs
+    model.cpu()
+    for state in result.epoch_states:
+        model.load_state_dict(state)
+        obs.epoch_accuracy.append(accuracy(predict(model, x), test_y))
+    obs.first_conv = model.conv1.weight.detach().numpy().copy()
+    obs.seconds = time.perf_counter() - start
+    return obs
+
+
+def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarray,
+                      test_y: torch.Tensor) -> dict[str, RunObservation]:
+    """The student's own code trains and predicts in children: its results are whatever the child
+    reports, so they are marked unverified (the instructor's edition sends them for review)."""
+    ctx.run.put_inputs({P.TRAIN_X: ctx.dataset.train_x, P.TRAIN_Y: ctx.dataset.train_y})
+    proto, wall = ctx.protocol, ctx.options.limits.wall_s
+    request = P.Request(protocol=proto.__dict__, seed=ctx.options.seed, task_timeout_s=wall)
+    outcomes = ctx.run.run([P.train(v) for v in variants], request, timeout_s=wall * len(variants))
+    observations = {}
+    trained = []
+    for v in variants:
+        o = outcomes[P.train(v)]
+        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds)
+        observations[v] = obs
+        if not o.ok:
+            continue
+        obs.steps = [int(s) for s in o.data.get("steps", [])][:100_000]
+        obs.losses = [float(x) for x in o.data.get("losses", [])][: len(obs.steps)]
+        obs.images_per_s = float(o.data.get("images_per_s", 0.0))
+        if o.data.get("diverged_at") is not None:
+            obs.ok, obs.error = False, f"the training loss became NaN or infinite at step {o.data['diverged_at']}"
+            continue
+        trained.append(v)
+    if trained:
+        ctx.run.put_inputs({P.TEST_X: test_x})
+        preds = ctx.run.run([P.predict(v) for v in trained], P.Request(epochs=proto.epochs))
+        for v in trained:
+            p, obs = preds[P.predict(v)], observations[v]
+            if not p.ok:
+                obs.ok, obs.error = False, f"evaluating the trained network failed: {p.error}"
+                continue
+            try:
+                obs.epoch_accuracy = [accuracy(torch.from_numpy(p.array(P.predictions(v, e), shape=(len(test_y),),
+                                                                        dtype="int64")), test_y)
+                                      for e in range(1, proto.epochs + 1)]
+            except ValueError as e:
+                obs.ok, obs.error = False, f"the predictions are not usable: {e}"
+    return observations
+
+
+def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of (N,) predicted classes equal to the (N,) labels."""
+    return float((predictions == labels).float().mean())

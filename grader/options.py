@@ -1,0 +1,29 @@
+"""The options of one grade, from the command line to the engine, defined once here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sandbox.limits import Limits
+
+EDITION_FILE = Path(__file__).with_name("EDITION")  # present in an exported student edition
+EDITIONS = ("instructor", "student")
+
+
+def installed_edition() -> str:
+    """"student" in an exported student edition (it ships a grader/EDITION file saying so), else "instructor"."""
+    return EDITION_FILE.read_text().strip() if EDITION_FILE.exists() else "instructor"
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """What `hw2-grade SUBMISSION` may set."""
+
+    selected: tuple[str, ...] | None = None  # rubric numbers to grade; None: every item of the rubric
+    data: str | None = None  # CIFAR-10 path (else HW2_CIFAR10, else the default cache)
+    seed: int = 0  # seeds the probe inputs, the training runs and the test-image perturbation
+    limits: Limits = field(default_factory=Limits)  # per child phase
+    threads: int = 2  # torch threads in each child, and in the grader while it trains
+    verify_reference: bool = True  # run the reference proofs for the report's "reference verified" section
+    allow_bwrap: bool = True  # use bubblewrap where installed
+    edition: str = field(default_factory=installed_edition)  # "student" in an exported student edition

@@ -1,0 +1,48 @@
+"""Writing a grade's outputs: results.json (Gradescope), report.html and badge.svg, each rendered before the
+first file is written and each replaced atomically."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from grader.results.badge import render_badge
+from grader.results.gradescope import render_gradescope
+from grader.results.html import render_html
+from grader.results.model import GradeResult
+
+OUTPUT_FILES = ("results.json", "report.html", "badge.svg")  # what write_outputs writes, in this order
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Write `data` (UTF-8) to `path` through a temporary file in the same folder and os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_outputs(result: GradeResult, out_dir: Path) -> None:
+    """results.json (Gradescope), report.html and badge.svg in `out_dir`; everything is rendered before the
+    first file is written, and each file is replaced atomically."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "results.json": json.dumps(render_gradescope(result), indent=2, ensure_ascii=False) + "\n",
+        "report.html": render_html(result),
+        "badge.svg": render_badge(result.regular_score, result.max_score, bonus=result.bonus_score),
+    }
+    assert tuple(files) == OUTPUT_FILES
+    for name, data in files.items():
+        write_atomic(out_dir / name, data)

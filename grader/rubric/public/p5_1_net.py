@@ -1,0 +1,48 @@
+"""Problem 5.1, public checks: `Net()` builds and maps (N, 3, 32, 32) inputs to finite (N, 10) logits (5.1.1;
+the instructor's run compares its function with the handout's network instead), `loss_fn` equals torch's
+cross-entropy on random logits with the classic mistakes named (5.1.2), and the graded training run of
+`Net()` meets the calibrated pass mark (5.1.3)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from checks.softmax_loss import judge_loss
+from checks.verdict import Verdict
+from grader.rubric.public.common import failed, judge_training, network_output
+from grader.sandbox import protocol as P
+
+
+def net_outputs_logits(ctx) -> Verdict:
+    names = ctx.probe(P.NAMES)
+    if names.ok and names.data.get("names", {}).get("Net") not in (None, "class"):
+        return Verdict(0.0, f"Net must be an nn.Module class, found {names.data['names']['Net']}")
+    problem, data = network_output(ctx, "Net")
+    if problem:
+        return problem
+    layers = sum(e.get("op") in ("conv", "linear") for e in data.get("events", []))
+    return Verdict(1.0, f"Net() builds and maps a batch of shape (8, 3, 32, 32) to finite (8, 10) logits in eval "
+                        f"mode, through {layers} conv/linear layers.")
+
+
+def loss(ctx) -> Verdict:
+    """torch's cross-entropy is the oracle: the handout's softmax loss, averaged over the batch."""
+    o = ctx.probe(P.LOSS)
+    if not o.ok:
+        return failed(o, "loss_fn")
+    logits, targets = ctx.inputs()[P.LOSS_LOGITS], ctx.inputs()[P.LOSS_TARGETS]  # (R, N, 10), (R, N)
+    expected = np.array([float(F.cross_entropy(torch.from_numpy(lg), torch.from_numpy(tg)))
+                         for lg, tg in zip(logits, targets)])
+    try:
+        student = o.array(P.LOSS_VALUES, shape=expected.shape, dtype="float64")
+    except ValueError as e:
+        msg = str(e)
+        return Verdict(0.0, "loss_fn returned NaN or infinite values on large logits: it is numerically "
+                            "unstable (compute log-softmax with the log-sum-exp shift, as F.cross_entropy does)"
+                       if "NaN" in msg else f"loss_fn output not usable: {msg}")
+    return judge_loss(student, expected, logits, targets)
+
+
+def net_trains(ctx) -> Verdict:
+    return judge_training(ctx, "net", "Net()")

@@ -1,0 +1,104 @@
+"""Problem 5.4 (bonus), public checks: hand-written Adam (5.4.1) and RMSProp (5.4.2), whose trajectories must
+equal torch.optim's on fixed least-squares problems without calling into it (torch is the oracle, a public
+one), and the criteria of a hand-written augmentation (5.4.3) but the accuracy drop, which needs the
+instructor's reference classifier (grader.rubric.answers.p5_4_optional)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from checks.library_use import library_uses
+from checks.verdict import Verdict
+from grader.evidence.probes import OPTIMIZER_SETTINGS, OPTIMIZER_STEPS
+from grader.rubric.public.common import failed
+from grader.sandbox import protocol as P
+from grader.sandbox.tasks import least_squares_trajectory
+
+TRAJECTORY_RTOL = 1e-6  # float64 trajectories of the same update rule agree to ~1e-12
+LIBRARY = {"Adam": torch.optim.Adam, "RMSProp": torch.optim.RMSprop}
+
+
+def reference_trajectory(name: str, kwargs: dict, X, Y, W0) -> np.ndarray:
+    """(steps, K*D + K): the library optimiser on the problem the child solved (float64)."""
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    return least_squares_trajectory(LIBRARY[name], kw, *map(torch.from_numpy, (X, Y, W0)), OPTIMIZER_STEPS).numpy()
+
+
+def judge_optimizer(ctx, name: str) -> Verdict:
+    o = ctx.probe(P.optimizer(name))
+    if not o.ok:
+        return failed(o, name)
+    key = name.lower()  # "adam" or "rmsprop": the other optimiser's library use costs only its own item
+    static = [u for u in library_uses(ctx.submission_source(), "optimizer") if key in u.lower()]
+    runtime = o.data.get("library_calls") or []
+    if runtime or static:
+        return Verdict(0.0, f"{name} must be written by hand, but the submission uses torch's optimiser code: "
+                            f"{', '.join((runtime + static)[:5])}.")
+    X, Y, W0 = (ctx.inputs()[k] for k in (P.OPT_X, P.OPT_Y, P.OPT_W0))
+    settings = OPTIMIZER_SETTINGS[name]
+    good, lines = 0, []
+    for s, kwargs in enumerate(settings):
+        label = ", ".join(f"{k}={v}" for k, v in kwargs.items()) or "defaults"
+        if str(s) in (o.data.get("errors") or {}):
+            lines.append(f"{label}: {o.data['errors'][str(s)]}")
+            continue
+        ref = reference_trajectory(name, kwargs, X, Y, W0)
+        try:
+            got = o.array(P.optimizer_trajectory(name, s), shape=ref.shape, dtype="float64")
+        except ValueError as e:
+            lines.append(f"{label}: {e}")
+            continue
+        err = np.abs(got - ref) / (np.abs(ref) + 1e-8)
+        if err.max() <= TRAJECTORY_RTOL:
+            good += 1
+        else:
+            first = int(np.argmax(err.max(axis=1) > TRAJECTORY_RTOL))
+            lines.append(f"{label}: departs from torch.optim.{LIBRARY[name].__name__} at step {first + 1} "
+                         f"(relative error {err.max():.2g})")
+    summary = f"{good} of {len(settings)} settings match torch.optim.{LIBRARY[name].__name__} over {OPTIMIZER_STEPS} steps"
+    return Verdict(good / len(settings), summary + (": " + "; ".join(lines) if lines else ".") +
+                   f" [float64 least squares, relative tolerance {TRAJECTORY_RTOL}]")
+
+
+def adam(ctx) -> Verdict:
+    return judge_optimizer(ctx, "Adam")
+
+
+def rmsprop(ctx) -> Verdict:
+    return judge_optimizer(ctx, "RMSProp")
+
+
+def augmentation_criteria(ctx) -> tuple[list[tuple[bool, str]], np.ndarray] | Verdict:
+    """The public criteria of 5.4.3 and the augmented batch, or a Verdict when augment failed or its output
+    is not a batch of the input's shape."""
+    o = ctx.probe(P.AUGMENT)
+    if not o.ok:
+        return failed(o, "augment")
+    images = ctx.inputs()[P.AUG_IMAGES]
+    try:
+        a, b, c = (o.array(P.augmented(k), shape=images.shape) for k in "abc")
+    except ValueError as e:
+        return Verdict(0.0, f"augment must return a batch of the input's shape {images.shape}: {e}")
+    criteria = [(o.data.get("dtype") == "float32", f"keeps dtype float32 (got {o.data.get('dtype')})"),
+                (bool(np.array_equal(a, b)), "deterministic for a seeded generator")]
+    changed = float(np.abs(a - images).mean())
+    criteria.append((changed > 1e-3, f"changes the images (mean absolute change {changed:.3g})"))
+    criteria.append((not np.array_equal(a, c), "differs between generator seeds"))
+    criteria.append((not o.data.get("input_modified"), "leaves its input untouched"))
+    uses = (o.data.get("transforms_calls") or []) + library_uses(ctx.submission_source(), "transforms")
+    criteria.append((not uses, "does not use torchvision's transforms" + (f" (uses {', '.join(uses[:3])})" if uses else "")))
+    return criteria, a
+
+
+def criteria_verdict(criteria: list[tuple[bool, str]], suffix: str = "") -> Verdict:
+    good = sum(ok for ok, _ in criteria)
+    text = "; ".join(("ok: " if ok else "NOT: ") + t for ok, t in criteria)
+    return Verdict(good / len(criteria), f"{good} of {len(criteria)} augmentation criteria met: {text}.{suffix}")
+
+
+def augmentation(ctx) -> Verdict:
+    found = augmentation_criteria(ctx)
+    if isinstance(found, Verdict):
+        return found
+    return criteria_verdict(found[0], " The instructor's run also measures the accuracy the augmented images "
+                                      "cost a reference classifier.")

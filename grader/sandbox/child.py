@@ -1,0 +1,171 @@
+"""The child side of the sandbox: loads the submission and runs the requested tasks on it.
+
+Runs as `python -m grader.sandbox.child PHASE BASE` inside the sandbox (`grader.sandbox.process`), with BASE
+holding `submission/` (read-only copy), `in/` (request.json and input arrays), `out/` (results) and `work/`
+(cwd). It must never import `solutions` (hidden in the sandbox) and never sees test labels. It checks that
+the submission leaves the grader's and the libraries' code alone (`Guard`), but it shares its process with
+student code: the parent treats everything written to `out/` as a claim to verify, never as a verdict.
+Results: `out/result.json` (rewritten after every task, so a crash keeps what finished) and `.npy` arrays.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import io
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.sandbox import tasks
+from grader.sandbox.errors import TaskTimeout, describe_exception
+from grader.sandbox.guard import Guard, Tampering
+from grader.sandbox.protocol import Request, Task
+
+PRINT_LIMIT = 64 << 10  # bytes of the student's print() output kept; the rest is discarded
+
+
+class _CappedStream(io.TextIOBase):
+    def __init__(self, stream) -> None:
+        self.stream, self.left = stream, PRINT_LIMIT
+
+    def write(self, s: str) -> int:
+        if self.left > 0:
+            self.stream.write(s[: self.left])
+            self.left -= len(s)
+        return len(s)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _json_safe(obj):
+    """NaN and infinities as the strings "nan", "inf", "-inf" (which float() reads back): a diverged training
+    run logs NaN losses, and JSON has no NaN."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+class Context:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.inp, self.out = base / "in", base / "out"
+        self.request = Request.from_json(json.loads((self.inp / "request.json").read_text()))
+        self.results: dict = {"_complete": False, "tasks": {}}
+        self.module = None
+
+    def save(self) -> None:
+        tmp = self.out / "result.json.tmp"
+        tmp.write_text(json.dumps(_json_safe(self.results), allow_nan=False, default=str))
+        os.replace(tmp, self.out / "result.json")
+
+    def array(self, name: str) -> np.ndarray:
+        return np.load(self.inp / f"{name}.npy", allow_pickle=False)
+
+    def put(self, name: str, arr) -> None:
+        if isinstance(arr, torch.Tensor):
+            arr = arr.detach().cpu().numpy()
+        arr = np.asarray(arr)
+        if arr.dtype == object:
+            raise TypeError(f"{name}: not a numeric array")
+        np.save(self.out / f"{name}.npy", arr, allow_pickle=False)
+
+    def get(self, name: str):
+        if self.module is None:
+            raise RuntimeError("the submission did not load")
+        if not hasattr(self.module, name):
+            raise AttributeError(f"submission defines no `{name}`")
+        return getattr(self.module, name)
+
+
+def load_submission(ctx: Context) -> None:
+    entry = ctx.base / "submission" / ctx.request.entry
+    source = entry.read_bytes()
+    if b"\x00" in source:
+        raise ValueError(f"{entry.name} is not Python source (it contains binary data)")
+    ast.parse(source, filename=entry.name)  # a SyntaxError here names the line without running anything
+    sys.path.insert(0, str(entry.parent))
+    spec = importlib.util.spec_from_file_location("submission", entry)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission"] = module
+    spec.loader.exec_module(module)
+    ctx.module = module
+
+
+def _alarm(seconds: float, task: str):
+    def handler(signum, frame):
+        raise TaskTimeout(f"{task} timed out: stopped after {seconds:.0f} s")
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def main(argv: list[str]) -> int:
+    phase, base = argv[0], Path(argv[1])
+    ctx = Context(base)
+    sys.stdout = _CappedStream(sys.stdout)
+    sys.stderr = _CappedStream(sys.stderr)
+    torch.set_num_threads(ctx.request.threads)
+    runners = dict(tasks.PHASES[phase])  # a copy: what the submission does to PHASES cannot reach it
+    timeout = ctx.request.task_timeout_s
+    save = Context.save  # the grader's own, bound before student code runs
+    ctx.results["_current"] = "import"
+    save(ctx)
+    guard = Guard()
+    load_error = None
+    t0 = time.perf_counter()
+    try:
+        _alarm(timeout, "importing the submission")
+        load_submission(ctx)
+    except BaseException as e:  # noqa: BLE001  SystemExit and KeyboardInterrupt from student code too
+        load_error = describe_exception(e)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    ctx.results["load_seconds"] = time.perf_counter() - t0
+    ctx.results["load_error"] = load_error
+    tampered = guard.check()
+    for key in ctx.request.tasks:
+        task = Task.parse(key)
+        ctx.results["_current"] = key
+        save(ctx)
+        start = time.perf_counter()
+        try:
+            if load_error:
+                raise RuntimeError(f"the submission did not load: {load_error}")
+            tampered = tampered or guard.check()
+            if tampered:
+                raise Tampering(tampered)
+            _alarm(timeout, key)
+            data = runners[task.kind](ctx, task) or {}
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            tampered = guard.check()  # a change made while the task ran voids what the task observed
+            if tampered:
+                raise Tampering(tampered)
+            outcome = {"ok": True, **data}
+        except BaseException as e:  # noqa: BLE001
+            outcome = {"ok": False, "error": describe_exception(e)}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        outcome["seconds"] = time.perf_counter() - start
+        ctx.results["tasks"][key] = outcome
+        save(ctx)
+    ctx.results["_current"] = None
+    ctx.results["_complete"] = True
+    save(ctx)
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: student objects' __del__ must not run after the results are final
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

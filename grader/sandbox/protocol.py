@@ -1,0 +1,181 @@
+"""The exchange between the grading process and a sandboxed child, written once for both sides.
+
+A child gets `in/request.json` (a `Request`) and `.npy` input arrays, and answers with `out/result.json`
+and `.npy` output arrays. Tasks, variants, request fields and every array name are defined here; neither
+side builds a task id or an array name by hand. This module is one of the child's allowed modules
+(`grader.sandbox.bwrap.CHILD_MODULES`): it imports nothing but the standard library.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+# ----- contract -------------------------------------------------------------------------------------------
+CONTRACT = ("Net", "init_weights", "NetBN", "loss_fn", "bptt_gradients", "Adam", "RMSProp", "augment")
+BPTT_KEYS = ("W_xh", "W_hh", "b_h", "W_hz", "b_z")  # the parameters of Problem 1's RNN, in the handout's order
+NETWORKS = ("Net", "NetBN")
+OPTIMIZERS = ("Adam", "RMSProp")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One graded training run: which network class, and whether the student's init_weights runs first."""
+
+    name: str  # "net", "kaiming", "bn"
+    network: str  # contract class name
+    init: bool  # call init_weights after building
+    label: str  # in the report's curves
+    accuracy_label: str  # in the report's accuracy table
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("net", "Net", False, "Net (5.1.3)", "baseline Net"),
+    Variant("kaiming", "Net", True, "Net + init_weights (5.2.2)", "Kaiming (He) init"),
+    Variant("bn", "NetBN", False, "NetBN (5.3.2)", "BatchNorm"),
+)}
+
+
+# ----- tasks ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class Task:
+    """One observation a child makes. `key` is its name in JSON (request and result); `Task.parse` reads it
+    back, and is the only place a key is taken apart."""
+
+    kind: str
+    arg: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.arg}" if self.arg else self.kind
+
+    @property
+    def phase(self) -> str:
+        return PHASE_OF[self.kind]
+
+    @classmethod
+    def parse(cls, key: str) -> Task:
+        kind, _, arg = str(key).partition(":")
+        if kind not in PHASE_OF:
+            raise ValueError(f"unknown task {key!r}")
+        return cls(kind, arg)
+
+
+# kind -> the phase (one child process) that runs it. Probe tasks are quick and independent of the data;
+# "start" builds the starting networks of the graded runs; "train"/"predict" run the student's own training
+# (only for networks the grader cannot train itself).
+PHASE_OF = {"names": "probe", "arch": "probe", "loss": "probe", "init": "probe", "bptt": "probe",
+            "optimizer": "probe", "augment": "probe", "start": "start", "train": "train", "predict": "predict"}
+
+NAMES = Task("names")
+LOSS = Task("loss")
+INIT = Task("init")
+BPTT = Task("bptt")
+AUGMENT = Task("augment")
+
+
+def arch(network: str) -> Task:
+    return Task("arch", network)
+
+
+def optimizer(name: str) -> Task:
+    return Task("optimizer", name)
+
+
+def start(variant: str) -> Task:
+    return Task("start", variant)
+
+
+def train(variant: str) -> Task:
+    return Task("train", variant)
+
+
+def predict(variant: str) -> Task:
+    return Task("predict", variant)
+
+
+# ----- the request ----------------------------------------------------------------------------------------
+@dataclass
+class Request:
+    """in/request.json. Fields a phase does not use keep their defaults."""
+
+    tasks: list[str] = field(default_factory=list)  # Task.key of each task, in order
+    entry: str = ""  # the file to import, inside submission/
+    threads: int = 2  # torch threads
+    task_timeout_s: float = 120.0  # wall-clock seconds per task (the child's own alarm)
+    seed: int = 0  # start and train phases: the run's seed
+    protocol: dict = field(default_factory=dict)  # train phase: grader.engine.Protocol's fields
+    epochs: int = 0  # predict phase: epochs whose weights to evaluate
+    bptt_instances: int = 0  # probe: random RNNs given as inputs
+    init_draws: int = 0  # probe: fresh networks initialised by init_weights
+    optimizer_steps: int = 0  # probe: steps of each optimiser trajectory
+    optimizer_settings: dict = field(default_factory=dict)  # probe: optimiser name -> list of kwargs dicts
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Request:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# ----- array names ----------------------------------------------------------------------------------------
+# Inputs (in/)
+ARCH_X1 = "arch_x1"  # (8, 3, 32, 32) float32: a train-mode pass
+ARCH_X2 = "arch_x2"  # (8, 3, 32, 32) float32: eval-mode passes
+LOSS_LOGITS = "loss_logits"  # (R, N, 10) float32
+LOSS_TARGETS = "loss_targets"  # (R, N) int64
+OPT_X, OPT_Y, OPT_W0 = "opt_X", "opt_Y", "opt_W0"  # float64 least-squares problem (N, D), (N, K), (K, D)
+AUG_IMAGES = "aug_images"  # (N, 3, 32, 32) float32 in [-1, 1]
+TRAIN_X, TRAIN_Y, TEST_X = "train_x", "train_y", "test_x"  # uint8 images, int64 labels (no test labels, ever)
+BPTT_INPUTS = ("xs", "ys", "h0")
+
+
+def bptt_input(instance: int, key: str) -> str:
+    """A parameter (BPTT_KEYS) or input (BPTT_INPUTS) of one random RNN."""
+    return f"bptt{instance}_{key}"
+
+
+# Outputs (out/)
+LOSS_VALUES = "loss_values"  # (R,) float64
+START_PASSES = (("eval", ARCH_X2), ("train", ARCH_X1), ("eval_after", ARCH_X2))  # (pass, input), in order
+
+
+def network_output(network: str, mode: str) -> str:
+    """Logits of the probe's `network` in "eval" or "train" mode."""
+    return f"{network}_y_{mode}"
+
+
+def state_tensor(owner: str, index: int) -> str:
+    """The index-th tensor (parameter or buffer) of a network a child exported; `owner` is the network's
+    class name (probe) or the variant (start phase)."""
+    return f"{owner}_t{index}"
+
+
+def start_output(variant: str, pass_name: str) -> str:
+    return f"{variant}_y_{pass_name}"
+
+
+def init_weight(layer: int, draw: int) -> str:
+    return f"init_w{layer}_d{draw}"
+
+
+def init_bias(layer: int, draw: int) -> str:
+    return f"init_b{layer}_d{draw}"
+
+
+def bptt_gradient(instance: int, key: str) -> str:
+    return f"bptt{instance}_grad_{key}"
+
+
+def optimizer_trajectory(name: str, setting: int) -> str:
+    """(steps, K*D + K) float64: the parameters after each step."""
+    return f"opt_{name}_{setting}"
+
+
+def augmented(call: str) -> str:
+    """augment's output for call "a" (seed 7), "b" (seed 7 again) or "c" (seed 8)."""
+    return f"aug_{call}"
+
+
+def predictions(variant: str, epoch: int) -> str:
+    return f"pred_{variant}_e{epoch}"

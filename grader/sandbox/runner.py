@@ -1,0 +1,113 @@
+"""Runs tasks on a submission in sandboxed children and collects their raw, validated observations.
+
+One `SubmissionRun` per graded submission: it owns a private scratch directory (a copy of the submission,
+the inputs, one output folder per child) and recovers from children that crash or hang: the task that was
+running is marked failed with the reason, and a fresh child runs the remaining tasks.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from grader.sandbox.limits import Isolation, Limits
+from grader.sandbox.process import load_array, make_scratch, run_child
+from grader.sandbox.protocol import Request, Task
+from grader.sandbox.submission import Entry, locate_entry
+
+
+@dataclass
+class TaskOutcome:
+    ok: bool
+    error: str = ""  # why it failed, in words a student can act on
+    data: dict = field(default_factory=dict)  # the child's JSON for this task
+    out_dir: Path | None = None  # where its arrays are
+    seconds: float = 0.0
+
+    def array(self, name: str, **expect) -> np.ndarray:
+        if self.out_dir is None:
+            raise ValueError("no output")
+        return load_array(self.out_dir, name, **expect)
+
+
+class SubmissionRun:
+    def __init__(self, folder: Path, limits: Limits, iso: Isolation, hidden: list[Path], threads: int = 2,
+                 scratch_base: Path | None = None) -> None:
+        self.folder, self.limits, self.iso, self.hidden, self.threads = folder, limits, iso, hidden, threads
+        self.entry: Entry = locate_entry(folder)
+        self.scratch = make_scratch(folder if self.entry.file else _empty_dir(scratch_base), base=scratch_base)
+        if self.entry.notebook_source is not None:
+            (self.scratch / "submission" / self.entry.file).write_text(self.entry.notebook_source)
+        self._children = 0
+        self.child_seconds: dict[str, float] = {}  # phase -> wall seconds, for the report
+        self.stops: list[str] = []  # how every child that did not end normally ended: "timeout", "memory", ...
+        self.load_problem = ""  # why the submission's code did not import, once a child found that it did not
+
+    def put_inputs(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, arr in arrays.items():
+            np.save(self.scratch / "in" / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+
+    def run(self, tasks: list[Task], request: Request, timeout_s: float | None = None) -> dict[Task, TaskOutcome]:
+        """Run `tasks` (all of one phase) in as many children as it takes; every task gets an outcome."""
+        if not self.entry.file:
+            return {t: TaskOutcome(False, error=self.entry.problem) for t in tasks}
+        phases = {t.phase for t in tasks}
+        if len(phases) != 1:
+            raise ValueError(f"one phase per child, got {sorted(phases)}")
+        phase = phases.pop()
+        limits = self.limits if timeout_s is None else replace(self.limits, wall_s=timeout_s)
+        results: dict[Task, TaskOutcome] = {}
+        remaining = list(tasks)
+        while remaining:
+            job = replace(request, tasks=[t.key for t in remaining], entry=self.entry.file, threads=self.threads)
+            outcome = run_child(phase, job.to_json(), self.scratch, limits, self.iso, self.hidden)
+            self.child_seconds[phase] = self.child_seconds.get(phase, 0.0) + outcome.seconds
+            self._children += 1
+            if outcome.status != "ok":
+                self.stops.append(outcome.status)
+            if outcome.results.get("load_error") and not self.load_problem:
+                self.load_problem = str(outcome.results["load_error"])[:2000]
+            kept = self.scratch / f"out{self._children}"
+            shutil.move(str(outcome.out_dir), kept)  # the next child gets a fresh out/
+            reported = outcome.results.get("tasks", {}) if isinstance(outcome.results.get("tasks"), dict) else {}
+            for t in remaining:
+                r = reported.get(t.key)
+                if isinstance(r, dict) and isinstance(r.get("ok"), bool):
+                    results[t] = TaskOutcome(ok=r["ok"], error=str(r.get("error", ""))[:2000], data=r, out_dir=kept,
+                                             seconds=_seconds(r.get("seconds")))
+            remaining = [t for t in remaining if t not in results]
+            if not remaining or outcome.status == "ok" and outcome.results.get("_complete") is True:
+                for t in remaining:  # complete yet silent about a task: treat as failed, never as passed
+                    results[t] = TaskOutcome(False, error="no result was reported")
+                break
+            current = outcome.results.get("_current")
+            culprit = next((t for t in remaining if t.key == current), None)
+            reason = outcome.describe_failure(limits) if outcome.status != "ok" else "the process ended early"
+            if culprit is None:
+                for t in remaining:
+                    results[t] = TaskOutcome(False, error=f"while importing the submission, {reason}", seconds=outcome.seconds)
+                self.load_problem = self.load_problem or f"while importing the submission, {reason}"
+                break
+            # the rubric names the function ("Net(): ..."), so the reason stands alone here
+            results[culprit] = TaskOutcome(False, error=reason, seconds=outcome.seconds)
+            remaining = [t for t in remaining if t not in results]
+        return results
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _seconds(value) -> float:
+    """A duration from the child's JSON, which the submission may have written itself: never an exception."""
+    try:
+        seconds = float(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return seconds if 0 <= seconds < 1e9 else 0.0
+
+
+def _empty_dir(base: Path | None) -> Path:
+    return Path(tempfile.mkdtemp(prefix="hw2grade-empty-", dir=base))

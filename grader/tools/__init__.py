@@ -1,0 +1,1 @@
+"""The instructor's commands beside grading: calibrate, bench, export-student, init-ci."""

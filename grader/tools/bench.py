@@ -1,0 +1,269 @@
+"""`hw2-grade bench`: training and evaluation throughput of the grading engine against the course's
+starter-style pipeline and the synthetic compute bound, measured in one run on one machine, plus the wall
+time of a full grade of the reference split by phase, and peak memory.
+
+(1) starter: torchvision DataLoader over the dataset as PIL images with ToTensor/Normalize, batch 4 and 64;
+(2) engine: `grader.engine.train` on in-memory uint8 tensors (batches are index slices of a permutation);
+(3) bound: the same model and optimiser on ONE batch reused, no data movement at all, in eager PyTorch's
+default NCHW layout (the engine trains this network channels-last: see the options below).
+All three train the handout's network with SGD at the protocol's batch size, for the same wall budget.
+Then the options beyond eager PyTorch, each on the synthetic batch against the same bound: channels_last
+memory format, `torch.compile` (its compile time apart), and k networks trained as one (torch.func.vmap
+over stacked parameters: what training the graded variants or calibration seeds together would give),
+counted as images/s summed over the k networks.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from grader.engine import Protocol, default_device, fast_layout_ok, predict, to_inputs, train
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    seconds: float = 10.0  # wall budget per throughput measurement (s)
+    warmup_steps: int = 5  # steps before timing starts
+    grade: bool = True  # also time a full hw2-grade of the reference
+    options: bool = True  # also measure channels_last, torch.compile and networks batched with vmap
+    data: str | None = None
+
+
+def _model():
+    from solutions.cnn import Net
+
+    return Net()
+
+
+def _timed_steps(step, batch: int, seconds: float, warmup: int) -> float:
+    for _ in range(warmup):
+        step()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        n += batch
+    return n / (time.perf_counter() - start)
+
+
+def starter_throughput(dataset, batch: int, seconds: float, warmup: int) -> float:
+    """The starter code's pipeline: per-image PIL -> ToTensor -> Normalize in a DataLoader."""
+    from PIL import Image
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+
+    class Pil(Dataset):
+        def __len__(self):
+            return len(dataset.train_y)
+
+        def __getitem__(self, i):
+            return tf(Image.fromarray(dataset.train_x[i].transpose(1, 2, 0))), int(dataset.train_y[i])
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=5e-4)
+    batches = iter(DataLoader(Pil(), batch_size=batch, shuffle=True, num_workers=0))
+
+    def step():
+        x, y = next(batches)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return _timed_steps(step, batch, seconds, warmup)
+
+
+def engine_throughput(dataset, protocol: Protocol, seconds: float) -> float:
+    x, y = torch.from_numpy(dataset.train_x), torch.from_numpy(dataset.train_y)
+    images = max(protocol.batch_size * 20, int(seconds * 20_000))  # enough images to fill the budget on a fast machine
+    p = replace(protocol, epochs=1, train_images=min(images, len(y)))
+    model = _model()
+    layout = fast_layout_ok(model)  # as graded and calibrated runs of this network train
+    train(model, x, y, replace(p, train_images=protocol.batch_size * 5), seed=0, channels_last=layout)  # warm-up
+    return train(model, x, y, p, seed=0, channels_last=layout).images_per_s
+
+
+def _synthetic_batch(protocol: Protocol) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    x = to_inputs(torch.randint(0, 256, (protocol.batch_size, 3, 32, 32), dtype=torch.uint8, generator=gen))
+    return x, torch.randint(0, 10, (protocol.batch_size,), generator=gen)  # (B, 3, 32, 32), (B,)
+
+
+def _sgd_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, protocol: Protocol, forward=None):
+    """One step of the protocol's SGD on the fixed batch (x, y), through `forward` (default: the model)."""
+    opt = torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
+    forward = model if forward is None else forward
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(forward(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def bound_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
+    x, y = _synthetic_batch(protocol)
+    return _timed_steps(_sgd_step(_model(), x, y, protocol), protocol.batch_size, seconds, warmup)
+
+
+def channels_last_throughput(protocol: Protocol, seconds: float, warmup: int) -> float:
+    x, y = _synthetic_batch(protocol)
+    model = _model().to(memory_format=torch.channels_last)
+    step = _sgd_step(model, x.contiguous(memory_format=torch.channels_last), y, protocol)
+    return _timed_steps(step, protocol.batch_size, seconds, warmup)
+
+
+def compiled_throughput(protocol: Protocol, seconds: float, warmup: int) -> tuple[float, float]:
+    """(images/s once compiled, seconds the first step took to compile)."""
+    x, y = _synthetic_batch(protocol)
+    model = _model()
+    step = _sgd_step(model, x, y, protocol, forward=torch.compile(model))
+    start = time.perf_counter()
+    step()
+    return _timed_steps(step, protocol.batch_size, seconds, warmup), time.perf_counter() - start
+
+
+def batched_models_throughput(k: int, protocol: Protocol, seconds: float, warmup: int) -> float:
+    """k networks trained as one: parameters stacked (k, ...), forward vmapped over them with the batch
+    shared, one SGD over the stacks (elementwise, so equal to k separate optimisers); images/s summed."""
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    models = [_model() for _ in range(k)]
+    params, buffers = stack_module_state(models)
+    skeleton = copy.deepcopy(models[0]).to("meta")
+    opt = torch.optim.SGD(list(params.values()), lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
+    forward = vmap(lambda p, b, x: functional_call(skeleton, (p, b), (x,)), in_dims=(0, 0, None))
+    x, y = _synthetic_batch(protocol)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = forward(params, buffers, x)  # (k, B, 10)
+        # the sum of the k mean losses: each network's gradient is that of its own loss
+        F.cross_entropy(logits.flatten(0, 1), y.repeat(k), reduction="sum").div(protocol.batch_size).backward()
+        opt.step()
+
+    return _timed_steps(step, k * protocol.batch_size, seconds, warmup)
+
+
+def option_rows(protocol: Protocol, seconds: float, warmup: int) -> dict[str, float]:
+    compiled, compile_s = compiled_throughput(protocol, seconds, warmup)
+    return {
+        "channels_last": channels_last_throughput(protocol, seconds, warmup),
+        f"torch.compile (first step {compile_s:.0f} s)": compiled,
+        "2 networks as one (vmap)": batched_models_throughput(2, protocol, seconds, warmup),
+        "3 networks as one (vmap)": batched_models_throughput(3, protocol, seconds, warmup),
+    }
+
+
+def eval_throughput(dataset) -> float:
+    model = _model()
+    x = torch.from_numpy(dataset.test_x)
+    predict(model, x[:1000])
+    start = time.perf_counter()
+    predict(model, x)
+    return len(x) / (time.perf_counter() - start)
+
+
+def run_bench(config: BenchConfig) -> dict:
+    from grader.calibration import load_calibration
+    from grader.data import load_cifar10
+
+    torch.set_num_threads(2)
+    protocol = load_calibration().protocol() or Protocol()
+    t = time.perf_counter()
+    dataset = load_cifar10(config.data)
+    load_s = time.perf_counter() - t
+    s, w = config.seconds, config.warmup_steps
+    rows = {
+        "starter, batch 4": starter_throughput(dataset, 4, s, w),
+        "starter, batch 64": starter_throughput(dataset, 64, s, w),
+        f"engine, batch {protocol.batch_size}": engine_throughput(dataset, protocol, s),
+        f"bound, batch {protocol.batch_size}": bound_throughput(protocol, s, w),
+    }
+    out = {"device": str(default_device()), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
+           f"torch {torch.__version__}", "train_images_per_s": rows, "eval_images_per_s": eval_throughput(dataset),
+           "data_load_s": load_s}
+    engine, bound = rows[f"engine, batch {protocol.batch_size}"], rows[f"bound, batch {protocol.batch_size}"]
+    out["engine/starter_b4"] = engine / rows["starter, batch 4"]
+    out["engine/bound"] = engine / bound
+    if config.options:
+        out["options_images_per_s"] = option_rows(protocol, s, w)
+        out["options/bound"] = {k: v / bound for k, v in out["options_images_per_s"].items()}
+    if config.grade:
+        out["grade"] = time_full_grade(config.data)
+    out["peak_rss_mib"] = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                           "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    return out
+
+
+def time_full_grade(data: str | None) -> dict:
+    """A full grade of the bundled reference as `hw2-grade` runs it: interpreter start-up and imports (timed in
+    a fresh process), grading (its phases as the report lists them), then rendering and writing the outputs."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from grader.results.gradescope import write_outputs
+    from grader.grade import GradeOptions, bundled_reference, grade
+
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import grader.cli, grader.grade, grader.results.gradescope, torch"], check=True)
+    startup = time.perf_counter() - t
+    start = time.perf_counter()
+    result = grade(bundled_reference(), GradeOptions(data=data))
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        write_outputs(result, Path(out))
+    report = time.perf_counter() - t
+    wall = startup + time.perf_counter() - start
+    phases = {"start-up (fresh interpreter, imports)": f"{startup:.1f} s"}
+    phases |= {k.removeprefix("time: "): v for k, v in result.environment.items() if k.startswith("time: ")}
+    phases["report (results.json, report.html, badge.svg)"] = f"{report:.1f} s"
+    return {"wall_s": wall, "score": result.score, "max_score": result.max_score, "phases": phases}
+
+
+def render(result: dict) -> str:
+    lines = [f"device: {result['device']} ({result['machine']})", "",
+             f"{'pipeline':<24} {'train images/s':>15}"]
+    lines += [f"{k:<24} {v:>15,.0f}" for k, v in result["train_images_per_s"].items()]
+    lines += ["", f"engine / starter batch 4: {result['engine/starter_b4']:.1f}x",
+              f"engine / compute bound:   {result['engine/bound']:.2f}x",
+              f"evaluation: {result['eval_images_per_s']:,.0f} images/s",
+              f"CIFAR-10 load (cache): {result['data_load_s']:.2f} s"]
+    if "options_images_per_s" in result:
+        lines += ["", f"{'option (synthetic batch)':<34} {'train images/s':>15} {'/ bound':>8}"]
+        lines += [f"{k:<34} {v:>15,.0f} {result['options/bound'][k]:>7.2f}x" for k, v in result["options_images_per_s"].items()]
+    if "grade" in result:
+        g = result["grade"]
+        lines += ["", f"full grade of the reference: {g['wall_s']:.1f} s wall, {g['score']:g}/{g['max_score']:g} points"]
+        lines += [f"  {k}: {v}" for k, v in g["phases"].items()]
+    lines += [f"peak memory: bench {result['peak_rss_mib']['bench']:.0f} MiB, largest child {result['peak_rss_mib']['children']:.0f} MiB"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="hw2-grade bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=BenchConfig.seconds, help="wall budget per measurement (s)")
+    p.add_argument("--quick", action="store_true", help="1 s per measurement and no full grade (for tests)")
+    p.add_argument("--no-grade", action="store_true", help="skip the full grade of the reference")
+    p.add_argument("--data", help="CIFAR-10 location (default: $HW2_CIFAR10)")
+    args = p.parse_args(argv)
+    from grader.data import DataError
+
+    config = BenchConfig(seconds=1.0 if args.quick else args.seconds, grade=not (args.quick or args.no_grade), data=args.data)
+    try:
+        print(render(run_bench(config)))
+    except DataError as e:
+        print(f"hw2-grade bench: error: {e}")
+        return 2
+    return 0
