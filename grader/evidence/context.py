@@ -7,7 +7,7 @@ The grading process never imports student code: observations come from sandboxed
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +19,19 @@ from grader.evidence.answers import Answers
 from grader.evidence.probes import AUGMENT_IMAGES, ProbeInputs, make_probe_inputs
 from grader.evidence.training import RunObservation, TrainingSetup, train_variants
 from grader.options import GradeOptions
-from grader.rubric.items import Needs
 from grader.sandbox.limits import Isolation
 from grader.sandbox.protocol import Task
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the grading run must observe for a selection of items."""
+
+    probes: tuple[P.Task, ...] = ()  # in the rubric's order, each once
+    variants: tuple[str, ...] = ()  # in protocol.VARIANTS' order
+    data: bool = False  # CIFAR-10 is loaded
+    augment_images: bool = False
 
 
 class GradeContext:

@@ -13,6 +13,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
+from grader.evidence.context import Needs
 from grader.sandbox import protocol as P
 
 PUBLIC_JUDGES = "grader.rubric.public."
@@ -113,16 +114,6 @@ ITEMS: tuple[Item, ...] = (
 
 class SelectionError(ValueError):
     """`--only` names no item, or an unknown one."""
-
-
-@dataclass(frozen=True)
-class Needs:
-    """What the grading run must observe for a selection of items."""
-
-    probes: tuple[P.Task, ...] = ()  # in the rubric's order, each once
-    variants: tuple[str, ...] = ()  # in protocol.VARIANTS' order
-    data: bool = False  # CIFAR-10 is loaded
-    augment_images: bool = False
 
 
 class Rubric:
