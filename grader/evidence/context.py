@@ -28,7 +28,7 @@ from grader.sandbox.runner import SubmissionRun, TaskOutcome
 class Needs:
     """What the grading run must observe for a selection of items."""
 
-    probes: tuple[P.Task, ...] = ()  # in the rubric's order, each once
+    probes: tuple[Task, ...] = ()  # in the rubric's order, each once
     variants: tuple[str, ...] = ()  # in protocol.VARIANTS' order
     data: bool = False  # CIFAR-10 is loaded
     augment_images: bool = False
