@@ -17,6 +17,7 @@ from grader.engine import Protocol
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 CLASSIFIER_FILE = Path(__file__).with_name("reference_classifier.npz")
 COVERAGE = 0.999
+FIRST_CONV_DIGITS = 5  # decimals kept of the reference's conv1 weights (|w| ~ 0.1)
 
 
 class Calibration:
@@ -46,6 +47,15 @@ class Calibration:
         losses, accs = np.array(v["losses"]), np.array(v["epoch_accuracy"])
         return {"steps": v["steps"], "loss_lo": losses.min(0).tolist(), "loss_hi": losses.max(0).tolist(),
                 "acc_lo": accs.min(0).tolist(), "acc_hi": accs.max(0).tolist()}
+
+    def first_conv(self, variant: str = "net") -> np.ndarray | None:
+        """The first calibration seed's conv1 weights (C_out, 3, k, k) after training, when recorded."""
+        w = self.raw.get("variants", {}).get(variant, {}).get("first_conv")
+        try:
+            a = np.asarray(w, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return a if a.ndim == 4 and a.size and np.isfinite(a).all() else None
 
     def protocol(self) -> Protocol | None:
         return Protocol(**self.raw["protocol"]) if "protocol" in self.raw else None
