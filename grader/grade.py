@@ -16,7 +16,9 @@ from grader.calibration import Calibration, load_calibration
 from grader.data import Cifar10, default_cache_dir, load_cifar10
 from grader.engine import Protocol
 from grader.evidence.context import GradeContext
+from grader.evidence.origin import origin_of
 from grader.options import GradeOptions
+from grader.progress import PHASE, GradeEvent, Listener, ignore
 from grader.results.model import AccuracyRow, Curve, GradeResult
 from grader.results.plots import filters_png
 from grader.rubric.items import RUBRIC, Rubric
@@ -28,8 +30,9 @@ from grader.sandbox.protocol import VARIANTS
 
 def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cifar10 | None = None,
           calibration: Calibration | None = None, isolation: Isolation | None = None,
-          rubric: Rubric = RUBRIC) -> GradeResult:
-    """Grade one submission folder. Raises DataError when a selected item needs CIFAR-10 and none is found."""
+          rubric: Rubric = RUBRIC, listener: Listener = ignore) -> GradeResult:
+    """Grade one submission folder. Raises DataError when a selected item needs CIFAR-10 and none is found.
+    `listener` hears which item is judged and what the grader is doing (grader.progress)."""
     start = time.perf_counter()
     timings: dict[str, float] = {}
     selected = options.selected if options.selected is not None else rubric.select(None)
@@ -38,21 +41,23 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
     protocol = calibration.protocol() or Protocol()
     if dataset is None and needs.data:
         t = time.perf_counter()
+        listener(GradeEvent(PHASE, "loading CIFAR-10"))
         dataset = load_cifar10(options.data)
         timings["data load"] = time.perf_counter() - t
     iso = isolation or detect_isolation(options.allow_bwrap)
     hidden = [Path(p) for p in (options.data, os.environ.get("HW2_CIFAR10")) if p] + [default_cache_dir()] \
         + reference_paths()
-    ctx = GradeContext(submission, options, needs, dataset, calibration, protocol, iso, hidden)
+    ctx = GradeContext(submission, options, needs, dataset, calibration, protocol, iso, hidden, listener)
     if is_bundled_reference(submission):
         _vendor_reference(ctx.run.scratch / "submission")
     try:
         t = time.perf_counter()
         judged = [i for i in rubric.automatic(selected) if i.judge_for(options.edition)]
-        report = run_rubric(ctx, judged)
+        report = run_rubric(ctx, judged, listener)
         timings["rubric (all items)"] = time.perf_counter() - t
         timings.update(ctx.timings)
-        result = GradeResult(submission=str(submission), items=score_items(report, rubric, selected, ctx),
+        origin = origin_of(submission)
+        result = GradeResult(submission=origin.name, commit=origin.commit, items=score_items(report, rubric, selected, ctx),
                              edition=options.edition, isolation=iso.describe(), limits=options.limits.describe(),
                              protocol=protocol.describe(), notes=list(ctx.run.entry.notes))
         if ctx.run.entry.problem:
@@ -64,11 +69,11 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
             _add_training(result, ctx, calibration)
         if options.verify_reference and options.edition == "instructor":
             # Imported here: the proofs run solutions/, which only the instructor's edition has.
-            from grader.reference.proofs import depth_profile_figure, verify_reference
+            from grader.reference.proofs import verify_reference
 
             t = time.perf_counter()
+            listener(GradeEvent(PHASE, "reference self-checks (cached after the first run)"))
             result.proofs = verify_reference()
-            result.depth_profile_png = depth_profile_figure()
             timings["reference proofs"] = time.perf_counter() - t
         for phase, seconds in ctx.run.child_seconds.items():
             timings[f"child: {phase}"] = seconds
@@ -100,6 +105,7 @@ def _vendor_reference(folder: Path) -> None:
 
 
 def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibration) -> None:
+    result.train_epochs = ctx.protocol.epochs
     for name, obs in ctx.training().items():
         variant = VARIANTS[name]
         result.seeds[variant.label] = ctx.options.seed
@@ -109,7 +115,8 @@ def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibrati
             epoch_accuracy=tuple(obs.epoch_accuracy),
             band_steps=tuple(band["steps"]) if band else (), band_loss_lo=tuple(band["loss_lo"]) if band else (),
             band_loss_hi=tuple(band["loss_hi"]) if band else (), band_acc_lo=tuple(band["acc_lo"]) if band else (),
-            band_acc_hi=tuple(band["acc_hi"]) if band else ()))
+            band_acc_hi=tuple(band["acc_hi"]) if band else (),
+            pass_mark=calibration.threshold(name) if calibration.has(name) else None))
         if calibration.has(name):
             result.accuracy_table.append(AccuracyRow(
                 label=variant.accuracy_label,
@@ -117,6 +124,9 @@ def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibrati
                 reference_mean=calibration.mean(name), threshold=calibration.threshold(name)))
         if name == "net" and obs.first_conv is not None:
             result.filters_png = filters_png(obs.first_conv)
+            reference = calibration.first_conv("net")
+            if reference is not None:
+                result.reference_filters_png = filters_png(reference, title="Reference solution")
         if obs.images_per_s:
             result.environment[f"throughput {name}"] = f"{obs.images_per_s:.0f} training images/s"
 

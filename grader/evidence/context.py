@@ -19,6 +19,7 @@ from grader.evidence.answers import Answers
 from grader.evidence.probes import AUGMENT_IMAGES, ProbeInputs, make_probe_inputs
 from grader.evidence.training import RunObservation, TrainingSetup, train_variants
 from grader.options import GradeOptions
+from grader.progress import PHASE, GradeEvent, Listener, ignore
 from grader.sandbox.limits import Isolation
 from grader.sandbox.protocol import Task
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
@@ -36,8 +37,9 @@ class Needs:
 
 class GradeContext:
     def __init__(self, submission: Path, options: GradeOptions, needs: Needs, dataset: Cifar10 | None,
-                 calibration: Calibration, protocol: Protocol, iso: Isolation, hidden: list[Path]) -> None:
-        self.submission, self.options, self.needs = submission, options, needs
+                 calibration: Calibration, protocol: Protocol, iso: Isolation, hidden: list[Path],
+                 listener: Listener = ignore) -> None:
+        self.submission, self.options, self.needs, self.listener = submission, options, needs, listener
         self.dataset, self.calibration, self.protocol, self.iso = dataset, calibration, protocol, iso
         self.run = SubmissionRun(submission, options.limits, iso, hidden, threads=options.threads)
         self.answers = Answers(submission)
@@ -69,6 +71,7 @@ class GradeContext:
             timeout = self.options.limits.wall_s
             request = replace(self.inputs().request, task_timeout_s=timeout)
             tasks = list(self.needs.probes)
+            self.listener(GradeEvent(PHASE, f"running {len(tasks)} quick checks of the code in a sandbox"))
             self._probe = self.run.run(tasks, request, timeout_s=timeout) if tasks else {}
             self.timings["probe checks"] = time.perf_counter() - start
         if task not in self._probe:  # a judge reads a task its item's row does not list: the grader's bug
@@ -80,7 +83,8 @@ class GradeContext:
         """The graded runs the selection needs, by variant name."""
         if self._training is None:
             variants = list(self.needs.variants)
-            setup = TrainingSetup(self.run, self.options, self.protocol, self.dataset, self.inputs()) if variants else None
+            setup = TrainingSetup(self.run, self.options, self.protocol, self.dataset, self.inputs(),
+                                  self.listener) if variants else None
             self._training = train_variants(setup, variants) if variants else {}
             for v, obs in self._training.items():
                 if obs.verified:

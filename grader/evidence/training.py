@@ -20,6 +20,7 @@ from grader.data import Cifar10, perturb_test_images
 from grader.engine import Protocol, predict, train_started
 from grader.evidence.probes import ProbeInputs
 from grader.options import GradeOptions
+from grader.progress import PHASE, GradeEvent, Listener, ignore
 from grader.sandbox import protocol as P
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
 
@@ -53,6 +54,7 @@ class TrainingSetup:
     protocol: Protocol
     dataset: Cifar10
     inputs: ProbeInputs  # ARCH_X1, ARCH_X2: the inputs the starting networks are compared on (already in in/)
+    listener: Listener = ignore  # hears which run trains where
 
 
 def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObservation]:
@@ -63,6 +65,7 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
     in_sandbox = list(variants)
     if ctx.options.edition == "instructor":
         timeout = ctx.options.limits.wall_s
+        ctx.listener(GradeEvent(PHASE, "building the starting networks in a sandbox"))
         starts = ctx.run.run([P.start(v) for v in variants], P.Request(seed=ctx.options.seed, task_timeout_s=timeout),
                              timeout_s=timeout)
         in_sandbox = []
@@ -76,6 +79,7 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
                 in_sandbox.append(v)
                 observations[v] = RunObservation(v, ok=False, unmapped=why)
                 continue
+            ctx.listener(GradeEvent(PHASE, f"training {P.VARIANTS[v].label}, {ctx.protocol.epochs} epochs"))
             observations[v] = _train_here(ctx, v, model, test_x, test_y)
     if in_sandbox:
         trained = _train_in_sandbox(ctx, in_sandbox, test_x, test_y)
@@ -144,6 +148,8 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
     ctx.run.put_inputs({P.TRAIN_X: ctx.dataset.train_x, P.TRAIN_Y: ctx.dataset.train_y})
     proto, wall = ctx.protocol, ctx.options.limits.wall_s
     request = P.Request(protocol=proto.__dict__, seed=ctx.options.seed, task_timeout_s=wall)
+    labels = ", ".join(P.VARIANTS[v].label for v in variants)
+    ctx.listener(GradeEvent(PHASE, f"training {labels} with the submission's own code in a sandbox"))
     outcomes = ctx.run.run([P.train(v) for v in variants], request, timeout_s=wall * len(variants))
     observations = {}
     trained = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from grader.results.model import GradeResult, ItemResult
-from grader.results.plots import curves_png, png_data_uri
+from grader.results.plots import PANEL_IN, PIXEL_SCALE, png_data_uri, run_pngs
 
 FREE_TEXT_CHARS = 20_000  # a student's free-text answer
 FEEDBACK_CHARS = 10_000  # one item's feedback (may quote exception messages)
@@ -36,6 +36,7 @@ PROBLEM_TITLES = {
 STATUSES = ("passed", "partial", "failed", "pending", "review", "skipped")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+REFERENCE_LINK = re.compile(r"(\.\./)*[\w.\-]+\.html")  # a relative link to a page beside the report
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -124,25 +125,38 @@ def png_size(png: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", png[16:24])
 
 
-def _curves_image(result: GradeResult) -> tuple[str | None, str]:
-    """(data URI or None, why not)."""
+def _curves_images(result: GradeResult) -> tuple[list[dict], str]:
+    """([{label, loss, accuracy: data URIs}] per run, why not when empty)."""
     if not result.curves:
-        return None, "Not available: no training run was recorded."
+        return [], "Not available: no training run was recorded."
+    runs = []
     try:
-        return png_data_uri(curves_png(result.curves)), ""
+        for curve in result.curves[:MAX_ROWS]:
+            loss, accuracy = run_pngs(curve)
+            runs.append({"label": clean(curve.label, SHORT_CHARS), "loss": png_data_uri(loss),
+                         "accuracy": png_data_uri(accuracy)})
     except Exception as e:  # noqa: BLE001  a broken plot must not cost the report
-        return None, clean(f"Not available: the curves could not be drawn ({type(e).__name__}: {e}).", DETAIL_CHARS)
+        return [], clean(f"Not available: the curves could not be drawn ({type(e).__name__}: {e}).", DETAIL_CHARS)
+    return runs, ""
 
 
-def _filters_image(result: GradeResult) -> tuple[str | None, str, int | None]:
-    """(data URI or None, why not, display width in CSS pixels)."""
-    png = result.filters_png
-    if not png:
-        return None, "Not available: no first-layer weights were recorded.", None
-    size = png_size(bytes(png))
+def _image(png: bytes | None) -> dict | None:
+    """{uri, width in CSS pixels} of a figure drawn at PIXEL_SCALE image pixels per CSS pixel; None if not a PNG."""
+    size = png_size(bytes(png)) if png else None
     if size is None:
-        return None, "Not available: the filter image is not a PNG.", None
-    return png_data_uri(bytes(png)), "", min(2 * size[0], 960)  # shown at twice its size, pixelated
+        return None
+    return {"uri": png_data_uri(bytes(png)), "width": max(1, size[0] // PIXEL_SCALE)}
+
+
+def _filters_images(result: GradeResult) -> tuple[list[dict], str]:
+    """(the student's filters and, when calibrated, the reference's; why not when empty)."""
+    if not result.filters_png:
+        return [], "Not available: no first-layer weights were recorded."
+    student = _image(result.filters_png)
+    if student is None:
+        return [], "Not available: the filter image is not a PNG."
+    reference = _image(result.reference_filters_png)
+    return [student] + ([reference] if reference else []), ""
 
 
 def _percent(x: float | None) -> str:
@@ -165,14 +179,25 @@ def _pairs(mapping: dict, value_chars: int) -> list[tuple[str, str]]:
     return [(clean(k, SHORT_CHARS), clean(v, value_chars)) for k, v in list(mapping.items())[:MAX_ROWS]]
 
 
+def _proofs_line(result: GradeResult) -> str:
+    """The reference's self-checks in one line (the checks themselves are on the instructor's page)."""
+    if not result.proofs:
+        return ""
+    passed = sum(1 for p in result.proofs if p.passed)
+    failed = [clean(p.name, SHORT_CHARS) for p in result.proofs if not p.passed][:3]
+    line = f"{passed} of {len(result.proofs)} self-checks of the grader's reference solutions passed"
+    return line + (f" (failed: {'; '.join(failed)})" if failed else "")
+
+
 def context(result: GradeResult) -> dict:
     """Everything the template shows, already cleaned and formatted."""
-    curves_uri, curves_missing = _curves_image(result)
-    filters_uri, filters_missing, filters_width = _filters_image(result)
+    curves, curves_missing = _curves_images(result)
+    filters, filters_missing = _filters_images(result)
     edition = result.edition if result.edition in ("instructor", "student") else "unknown"
     skipped = [i for i in result.items if i.status == "skipped"]
     return {
         "submission": clean(result.submission, SHORT_CHARS),
+        "commit": clean(result.commit, 40),
         "edition": edition,
         "edition_text": clean(result.edition, 40),
         "regular_earned": f"{result.regular_score:.1f}",
@@ -188,22 +213,20 @@ def context(result: GradeResult) -> dict:
         "limits": clean(result.limits, DETAIL_CHARS) or "not recorded",
         "skipped_count": len(skipped),
         "problems": _problems(result),
-        "curves_uri": curves_uri,
+        "curves": curves,
         "curves_missing": curves_missing,
-        "curve_labels": [clean(c.label, SHORT_CHARS) for c in result.curves[:MAX_ROWS]],
-        "filters_uri": filters_uri,
+        "panel_width": int(PANEL_IN[0] * 100),
+        "filters": filters,
         "filters_missing": filters_missing,
-        "filters_width": filters_width,
+        "train_epochs": result.train_epochs,
         "accuracy_rows": _accuracy_rows(result),
         "protocol": clean(result.protocol, DETAIL_CHARS),
         "seeds": _pairs(result.seeds, SHORT_CHARS),
         "environment": _pairs(result.environment, ENV_VALUE_CHARS),
         "notes": [clean(n, DETAIL_CHARS) for n in result.notes[:MAX_ROWS]],
-        "proofs": [{"name": clean(p.name, SHORT_CHARS), "passed": bool(p.passed), "detail": clean(p.detail, DETAIL_CHARS)}
-                   for p in result.proofs[:MAX_ROWS]],
-        "proofs_passed": sum(1 for p in result.proofs if p.passed),
-        "depth_profile_uri": png_data_uri(result.depth_profile_png) if result.depth_profile_png else None,
-        "proofs_total": len(result.proofs),
+        "proofs_line": _proofs_line(result),
+        "proofs_ok": all(p.passed for p in result.proofs),
+        "reference_page": result.reference_page if REFERENCE_LINK.fullmatch(result.reference_page) else "",
     }
 
 

@@ -34,6 +34,7 @@ class Curve:
     band_loss_hi: tuple[float, ...] = ()
     band_acc_lo: tuple[float, ...] = ()  # per epoch
     band_acc_hi: tuple[float, ...] = ()
+    pass_mark: float | None = None  # calibrated pass mark of the final epoch's test accuracy, 0..1
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,16 @@ class AccuracyRow:
 
 @dataclass
 class GradeResult:
-    submission: str  # path or student id as given
+    submission: str  # the student's or repository's name (never an absolute path); grader.evidence.origin
     items: list[ItemResult] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
     accuracy_table: list[AccuracyRow] = field(default_factory=list)
-    filters_png: bytes | None = None  # first conv layer's learned filters as an image grid (PNG)
-    proofs: list[ProofResult] = field(default_factory=list)  # "reference verified" section
-    depth_profile_png: bytes | None = None  # Monte Carlo per-layer activation variance vs the Eq. 5 prediction
+    commit: str = ""  # the graded commit (abbreviated hash) when the folder is a git checkout or the roster names one
+    filters_png: bytes | None = None  # first conv layer's learned filters (PNG, grader.results.plots.filters_png)
+    reference_filters_png: bytes | None = None  # the reference's, from the calibration, shown beside them
+    train_epochs: int = 0  # epochs of the graded training runs (the report says what to expect of the filters)
+    proofs: list[ProofResult] = field(default_factory=list)  # the reference's self-checks (one line in the report)
+    reference_page: str = ""  # relative link to the instructor's page of those checks, when one is written beside
     protocol: str = ""  # the training protocol, in words
     seeds: dict[str, int] = field(default_factory=dict)  # which seed each run used
     environment: dict[str, str] = field(default_factory=dict)  # versions, device, threads, throughput

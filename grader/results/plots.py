@@ -1,5 +1,5 @@
-"""Figures for the report, as PNG bytes: training curves against the reference band, and the first
-convolution layer's learned filters.
+"""Figures for the report, as PNG bytes: training loss and test accuracy per epoch against the reference band
+and the pass mark, and the first convolution layer's learned filters beside the reference's.
 
 Matplotlib is imported inside the functions and drawn through its Agg canvas directly (no pyplot, no global
 backend switch), so importing this module is cheap and rendering never needs a display.
@@ -17,13 +17,15 @@ import numpy as np
 if TYPE_CHECKING:
     from grader.results.model import Curve
 
-MAX_FILTERS = 256  # a very wide first layer is shown by its first 256 filters
-TILE_PX = 48  # target edge of one upscaled filter tile
-GAP_PX = 2  # gap between tiles
+MAX_FILTERS = 64  # a very wide first layer is shown by its first 64 filters
+FILTER_COLUMNS = 8  # tiles per row at most
+TILE_IN = 1.1  # edge of one filter tile, inches (110 px at 100 dpi)
 MAX_LABEL_CHARS = 80  # of a run label in a plot title
+MIN_ACC_SPAN = 4.0  # percentage points: the accuracy axis never zooms in further than this
 
 STUDENT_COLOUR = "#1f5fbf"
 BAND_COLOUR = "#9aa4b1"
+PASS_MARK_COLOUR = "#b3261e"
 
 
 def png_data_uri(png: bytes) -> str:
@@ -68,79 +70,100 @@ def _loss_axis(ax, curve: "Curve") -> None:
     else:
         ax.text(0.5, 0.5, "no training loss recorded", transform=ax.transAxes, ha="center", va="center",
                 fontsize=9, color="#666666")
-    ax.set_title(f"{_short(curve.label)}: training loss", fontsize=10, loc="left")
-    ax.set_xlabel("SGD step", fontsize=9)
-    ax.set_ylabel("loss", fontsize=9)
+    ax.set_title(f"{_short(curve.label)}: training loss", fontsize=11, loc="left")
+    ax.set_xlabel("SGD step", fontsize=10)
+    ax.set_ylabel("loss", fontsize=10)
+
+
+def _accuracy_limits(values: np.ndarray) -> tuple[float, float]:
+    """An axis fitted to the values (percent): at least MIN_ACC_SPAN points tall, padded, inside 0..100."""
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return 0.0, 100.0
+    lo, hi = float(values.min()), float(values.max())
+    span = max(hi - lo, MIN_ACC_SPAN)
+    mid = (lo + hi) / 2
+    lo, hi = mid - 0.65 * span, mid + 0.65 * span
+    if lo < 0:
+        lo, hi = 0.0, hi - lo
+    if hi > 100:
+        lo, hi = max(0.0, lo - (hi - 100)), 100.0
+    return lo, hi
 
 
 def _accuracy_axis(ax, curve: "Curve") -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     acc = _finite(curve.epoch_accuracy) * 100
     band = len(curve.band_acc_lo) > 0 and len(curve.band_acc_lo) == len(curve.band_acc_hi)
+    lo = _finite(curve.band_acc_lo) * 100 if band else np.array([])
+    hi = _finite(curve.band_acc_hi) * 100 if band else np.array([])
+    mark = None if curve.pass_mark is None or not math.isfinite(curve.pass_mark) else 100 * curve.pass_mark
+    n_epochs = max(len(acc), len(lo), 1)
     if band:
-        epochs = np.arange(1, len(curve.band_acc_lo) + 1)
-        ax.fill_between(epochs, _finite(curve.band_acc_lo) * 100, _finite(curve.band_acc_hi) * 100,
-                        color=BAND_COLOUR, alpha=0.35, linewidth=0, label="reference band")
+        epochs = np.arange(1, len(lo) + 1)
+        ax.fill_between(epochs, lo, hi, color=BAND_COLOUR, alpha=0.35, linewidth=0, label="reference band")
+        if len(lo) == 1:  # one epoch: a band of one point is a bar
+            ax.plot([1, 1], [lo[0], hi[0]], color=BAND_COLOUR, linewidth=8, alpha=0.6, solid_capstyle="butt")
+    if mark is not None:
+        ax.axhline(mark, color=PASS_MARK_COLOUR, linestyle="--", linewidth=1.2,
+                   label=f"pass mark {mark:.1f}% (final epoch)")
     if len(acc) and np.isfinite(acc).any():
-        ax.plot(np.arange(1, len(acc) + 1), acc, color=STUDENT_COLOUR, linewidth=1.4, marker="o",
-                markersize=4, label="student")
+        ax.plot(np.arange(1, len(acc) + 1), acc, color=STUDENT_COLOUR, linewidth=1.6, marker="o", markersize=5,
+                label="student")
+        last = len(acc) - 1 - int(np.argmax(np.isfinite(acc[::-1])))
+        ax.annotate(f"{acc[last]:.1f}%", (last + 1, acc[last]), xytext=(-4, 7), textcoords="offset points",
+                    ha="right", va="bottom", fontsize=9, color=STUDENT_COLOUR, fontweight="bold")
     else:
         ax.text(0.5, 0.5, "no test accuracy recorded", transform=ax.transAxes, ha="center", va="center",
                 fontsize=9, color="#666666")
-    n_epochs = max(len(acc), len(curve.band_acc_lo) if band else 0, 1)
     ax.set_xlim(0.75, n_epochs + 0.25)
     ax.set_xticks(range(1, n_epochs + 1))
-    ax.set_ylim(0, 100)
-    ax.set_title(f"{_short(curve.label)}: test accuracy", fontsize=10, loc="left")
-    ax.set_xlabel("epoch", fontsize=9)
-    ax.set_ylabel("accuracy (%)", fontsize=9)
+    ax.set_ylim(*_accuracy_limits(np.concatenate([acc, lo, hi, [mark if mark is not None else np.nan]])))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+    ax.set_title(f"{_short(curve.label)}: test accuracy", fontsize=11, loc="left")
+    ax.set_xlabel("epoch", fontsize=10)
+    ax.set_ylabel("test accuracy", fontsize=10)
 
 
-def curves_png(curves: "list[Curve]", dpi: int = 100) -> bytes:
-    """One figure, one row per run: training loss per SGD step and test accuracy per epoch, each with the
-    reference band shaded. Raises ValueError when there is no run to draw. (Curves are immutable, so the
-    last few figures are cached: rendering the same result twice draws once.)"""
-    if not curves:
-        raise ValueError("no training curves to plot")
-    return _curves_png(tuple(curves), dpi)
+PANEL_IN = (5.0, 3.3)  # one plot, inches; shown at 100 CSS pixels per inch, two side by side on a laptop
+PIXEL_SCALE = 2  # image pixels per CSS pixel: sharp on a phone's high-density screen
 
 
-ROW_IN = 3.0  # height of one run's row, inches
-TOP_IN, BOTTOM_IN, GAP_IN = 0.3, 0.5, 0.75  # margins; GAP: x label of one row + title of the next
+def run_pngs(curve: "Curve") -> tuple[bytes, bytes]:
+    """One graded run as two figures, (training loss per SGD step, test accuracy per epoch), each with the
+    reference band shaded and the accuracy with the pass mark; separate images so that a narrow screen stacks
+    them. (Curves are immutable, so recent figures are cached: rendering the same result twice draws once.)"""
+    return _panel_png(curve, "loss"), _panel_png(curve, "accuracy")
 
 
-@functools.lru_cache(maxsize=8)
-def _curves_png(curves: "tuple[Curve, ...]", dpi: int) -> bytes:
+@functools.lru_cache(maxsize=16)
+def _panel_png(curve: "Curve", kind: str) -> bytes:
     # matplotlib takes 0.37 s to import (2-core CI machine): a grade without training runs draws nothing
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rows = len(curves)
-    height = TOP_IN + BOTTOM_IN + rows * ROW_IN + (rows - 1) * GAP_IN
-    fig = Figure(figsize=(11, height), dpi=dpi)
+    fig = Figure(figsize=PANEL_IN, dpi=100 * PIXEL_SCALE)
     FigureCanvasAgg(fig)
-    axes_h = ROW_IN
-    axes = fig.subplots(rows, 2, squeeze=False, gridspec_kw={
-        "width_ratios": (3, 2), "left": 0.065, "right": 0.985, "wspace": 0.2,
-        "top": 1 - TOP_IN / height, "bottom": BOTTOM_IN / height, "hspace": GAP_IN / axes_h})
-    for row, curve in zip(axes, curves):
-        _loss_axis(row[0], curve)
-        _accuracy_axis(row[1], curve)
-        for ax in row:
-            ax.grid(True, color="#e3e3e3", linewidth=0.6)
-            ax.tick_params(labelsize=8)
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=8, loc="best", frameon=False)
+    ax = fig.subplots()
+    (_loss_axis if kind == "loss" else _accuracy_axis)(ax, curve)
+    ax.grid(True, color="#e3e3e3", linewidth=0.6)
+    ax.tick_params(labelsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8.5, loc="best", frameon=False)
+    fig.tight_layout(pad=0.6)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    fig.savefig(buf, format="png", facecolor="white")
     return buf.getvalue()
 
 
-def filter_grid(weights, tile_px: int = TILE_PX, gap_px: int = GAP_PX, max_filters: int = MAX_FILTERS) -> np.ndarray:
-    """The filters as one RGB image (H, W, 3) in [0, 1]: each filter min-max normalised on its own, upscaled
-    with nearest neighbour, tiles separated by a thin white gap. Filters with other than 3 input channels are
-    shown as the grey mean over their channels."""
+def filter_tiles(weights, max_filters: int = MAX_FILTERS) -> np.ndarray:
+    """The filters as RGB tiles (n, k, k, 3) in [0, 1], each min-max normalised on its own (a constant filter is
+    mid grey, non-finite weights count as 0). Filters with other than 3 input channels are shown as the grey
+    mean over their channels."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 4 or 0 in w.shape:
         raise ValueError(f"expected conv weights of shape (C_out, C_in, k, k), got {w.shape}")
@@ -150,26 +173,39 @@ def filter_grid(weights, tile_px: int = TILE_PX, gap_px: int = GAP_PX, max_filte
     tiles = w.transpose(0, 2, 3, 1)  # (C_out, kh, kw, 3)
     lo = tiles.min(axis=(1, 2, 3), keepdims=True)
     span = tiles.max(axis=(1, 2, 3), keepdims=True) - lo
-    tiles = np.where(span > 0, (tiles - lo) / np.where(span > 0, span, 1.0), 0.5)  # a constant filter: mid grey
-    n, kh, kw, _ = tiles.shape
-    scale = max(1, tile_px // max(kh, kw))
-    tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)
-    th, tw = kh * scale, kw * scale
-    cols = min(n, 8) if n <= 16 else math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = np.ones((rows * th + (rows - 1) * gap_px, cols * tw + (cols - 1) * gap_px, 3))
-    for i in range(n):
+    return np.where(span > 0, (tiles - lo) / np.where(span > 0, span, 1.0), 0.5)
+
+
+def filters_png(weights, title: str = "Your network") -> bytes:
+    """The first convolution layer's filters, weights (C_out, 3, k, k), as one labelled block of tiles (the
+    filter's index in the weight tensor above each), in a near-square grid so that it fits a phone."""
+    tiles = filter_tiles(weights)
+    return _filters_png(title, tiles, len(weights), 100 * PIXEL_SCALE)
+
+
+def _filters_png(title: str, tiles: np.ndarray, total: int, dpi: int) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cols = min(FILTER_COLUMNS, math.ceil(math.sqrt(len(tiles))))
+    rows = math.ceil(len(tiles) / cols)
+    title_in, label_in, gap_in, side_in = 0.4, 0.25, 0.12, 0.15  # block title, tile label, between tiles, margin
+    width = 2 * side_in + cols * TILE_IN + (cols - 1) * gap_in
+    height = side_in + title_in + rows * (TILE_IN + label_in + gap_in)
+    fig = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(fig)
+    shown = "" if total <= len(tiles) else f" (first {len(tiles)} of {total})"
+    fig.text(side_in / width, 1 - (side_in / 2 + title_in / 2) / height, _short(title) + shown, fontsize=11,
+             fontweight="bold", va="center")
+    for i, tile in enumerate(tiles):
         r, c = divmod(i, cols)
-        y, x = r * (th + gap_px), c * (tw + gap_px)
-        grid[y:y + th, x:x + tw] = tiles[i]
-    return grid
-
-
-def filters_png(weights) -> bytes:
-    """The first convolution layer's filters, weights of shape (C_out, 3, k, k), as a PNG image grid."""
-    from matplotlib.image import imsave  # writes the pixels through Pillow: no figure, no backend
-
-    grid = filter_grid(weights)
+        y = height - side_in / 2 - title_in - label_in - r * (TILE_IN + label_in + gap_in) - TILE_IN
+        x = side_in + c * (TILE_IN + gap_in)
+        ax = fig.add_axes((x / width, y / height, TILE_IN / width, TILE_IN / height))
+        ax.imshow(tile, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"filter {i}", fontsize=9, pad=3)
     buf = io.BytesIO()
-    imsave(buf, np.clip(grid, 0.0, 1.0), format="png")
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()

@@ -13,6 +13,7 @@ from grader.results.html import render_html
 from grader.results.model import GradeResult
 
 OUTPUT_FILES = ("results.json", "report.html", "badge.svg")  # what write_outputs writes, in this order
+REFERENCE_PAGE = "reference.html"  # the instructor's page of reference checks (grader.reference.page), once per DIR
 
 
 def write_atomic(path: Path, data: str) -> None:

@@ -15,6 +15,7 @@ from pytest_jsonreport.plugin import JSONReport
 
 from checks.verdict import Verdict
 from grader.evidence.context import GradeContext
+from grader.progress import ITEM, GradeEvent, Listener, ignore
 from grader.results.model import ItemResult
 from grader.rubric.items import Item, Rubric
 
@@ -25,8 +26,9 @@ PUBLIC_ONLY = "[public checks only: the instructor's run scores this item] "
 class RubricPlugin:
     """Hands the grading context to the rubric test and parametrizes it with the selected items."""
 
-    def __init__(self, ctx: GradeContext, items: list[Item]) -> None:
-        self._ctx, self._items = ctx, items
+    def __init__(self, ctx: GradeContext, items: list[Item], listener: Listener = ignore) -> None:
+        self._ctx, self._items, self._listener = ctx, items, listener
+        self._by_id = {f"test_item[{i.number}]": i for i in items}
 
     @pytest.fixture
     def ctx(self) -> GradeContext:
@@ -44,13 +46,18 @@ class RubricPlugin:
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "rubric(number): the rubric item a test grades")
 
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        item = self._by_id.get(nodeid.rsplit("::", 1)[-1])
+        if item is not None:
+            self._listener(GradeEvent(ITEM, f"{item.number} {item.name}"))
+
     def pytest_generate_tests(self, metafunc) -> None:
         if "item" in metafunc.fixturenames:
             metafunc.parametrize("item", [pytest.param(i, id=i.number, marks=pytest.mark.rubric(i.number))
                                           for i in self._items])
 
 
-def run_rubric(ctx: GradeContext, items: list[Item]) -> dict:
+def run_rubric(ctx: GradeContext, items: list[Item], listener: Listener = ignore) -> dict:
     """Run the judges of `items` as pytest tests; returns pytest-json-report's report (a dict) with each test's
     rubric number in its metadata."""
     if not items:
@@ -61,7 +68,7 @@ def run_rubric(ctx: GradeContext, items: list[Item]) -> dict:
             "--import-mode=importlib", "--rootdir", str(folder), "-c", os.devnull, "--json-report-file=none"]
     console = io.StringIO()  # pytest's own terminal output: kept for diagnosing the grader, not shown
     with contextlib.redirect_stdout(console):
-        code = pytest.main(args, plugins=[RubricPlugin(ctx, items), report_plugin])
+        code = pytest.main(args, plugins=[RubricPlugin(ctx, items, listener), report_plugin])
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the rubric could not run (pytest exit code {int(code)}):\n{console.getvalue()[-3000:]}")
     report = dict(report_plugin.report or {})

@@ -2,7 +2,8 @@
 
 `sample_grade_result()` gives a full instructor-edition result: every rubric item (automatic ones scored,
 manual ones pending with the student's text, one bonus item earned), three training runs with synthetic
-curves inside and around the reference band, a filter grid from random first-layer weights, the accuracy
+curves inside and around the reference band, filter grids from random first-layer weights (the student's and
+the reference's), the accuracy
 table, reference proofs (one failed), seeds, environment and notes. Everything is deterministic.
 """
 from __future__ import annotations
@@ -68,7 +69,7 @@ def sample_items() -> list[ItemResult]:
     return items
 
 
-def sample_curve(label: str, final_loss: float, final_acc: float, seed: int) -> Curve:
+def sample_curve(label: str, final_loss: float, final_acc: float, seed: int, pass_mark: float | None = None) -> Curve:
     """A synthetic run: loss decaying from ~2.3 with noise, against a reference band around a similar decay."""
     rng = np.random.default_rng(seed)
     steps = np.arange(100, EPOCHS * STEPS_PER_EPOCH + 1, 100)
@@ -82,13 +83,14 @@ def sample_curve(label: str, final_loss: float, final_acc: float, seed: int) -> 
     return Curve(label=label, steps=tuple(int(s) for s in steps), losses=tuple(float(x) for x in losses),
                  epoch_accuracy=tuple(float(a) for a in acc), band_steps=tuple(int(s) for s in steps),
                  band_loss_lo=tuple(float(x) for x in ref - 0.12), band_loss_hi=tuple(float(x) for x in ref + 0.12),
-                 band_acc_lo=tuple(float(a) for a in ref_acc - 0.03), band_acc_hi=tuple(float(a) for a in ref_acc + 0.03))
+                 band_acc_lo=tuple(float(a) for a in ref_acc - 0.03), band_acc_hi=tuple(float(a) for a in ref_acc + 0.03),
+                 pass_mark=pass_mark)
 
 
 def sample_curves() -> list[Curve]:
-    return [sample_curve("Net (5.1.3)", 1.08, 0.612, 1),
-            sample_curve("Net + init_weights (5.2.2)", 1.30, 0.541, 2),
-            sample_curve("NetBN (5.3.2)", 0.92, 0.643, 3)]
+    return [sample_curve("Net (5.1.3)", 1.08, 0.612, 1, pass_mark=0.550),  # the accuracy table's pass marks
+            sample_curve("Net + init_weights (5.2.2)", 1.30, 0.541, 2, pass_mark=0.580),
+            sample_curve("NetBN (5.3.2)", 0.92, 0.643, 3, pass_mark=0.660)]
 
 
 def sample_first_conv(seed: int = 0) -> np.ndarray:
@@ -102,10 +104,10 @@ def sample_first_conv(seed: int = 0) -> np.ndarray:
     return w
 
 
-def sample_filters_png() -> bytes:
+def sample_filters_png(seed: int = 0, title: str = "Your network") -> bytes:
     from grader.results.plots import filters_png
 
-    return filters_png(sample_first_conv())
+    return filters_png(sample_first_conv(seed), title=title)
 
 
 def sample_proofs() -> list[ProofResult]:
@@ -129,6 +131,8 @@ def sample_grade_result(**overrides) -> GradeResult:
                         AccuracyRow("Kaiming (He) init", 0.541, 0.628, 0.580),
                         AccuracyRow("BatchNorm", 0.643, 0.681, 0.660)],
         filters_png=sample_filters_png(),
+        reference_filters_png=sample_filters_png(1, title="Reference solution"),
+        train_epochs=EPOCHS,
         proofs=sample_proofs(),
         protocol="SGD lr 0.001, momentum 0.9, weight decay 0.0005, batch 64, 5 epochs over 50000 training images, "
                  "inputs scaled to [-1, 1], softmax cross-entropy, no augmentation",

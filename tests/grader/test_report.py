@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from checks.verdict import ProofResult
-from grader.results.plots import curves_png, filter_grid, filters_png, png_data_uri
+from grader.results.plots import (PASS_MARK_COLOUR, PIXEL_SCALE, _accuracy_limits, filter_tiles, filters_png, png_data_uri,
+                                  run_pngs)
 from grader.results.html import FREE_TEXT_CHARS, TRUNCATED, render_html
 from grader.results.model import AccuracyRow, Curve
 from tests.grader.html_tools import parse, tags_in, text_of
-from tests.grader.sample_results import sample_curves, sample_grade_result, sample_filters_png
+from tests.grader.sample_results import sample_curves, sample_first_conv, sample_grade_result
 
 XSS = "<script>alert(1)</script>"
 
@@ -92,19 +93,33 @@ def test_accuracy_table_shows_percentages(sample_html):
 
 
 def test_plots_are_embedded_as_png_data_uris(sample_html):
-    for section in ("curves", "filters"):
+    for section, count in (("curves", 2 * len(sample_curves())), ("filters", 2)):  # loss + accuracy per run
         imgs = tags_in(sample_html, section, "img")
-        assert len(imgs) == 1, section
-        assert _png_of(imgs[0]["src"]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(imgs) == count, section
+        assert all(_png_of(i["src"]).startswith(b"\x89PNG\r\n\x1a\n") for i in imgs)
     assert "First convolution layer: learned filters" in text_of(sample_html, "filters")
 
 
-def test_reference_verified_lists_every_proof(sample_html):
-    text = text_of(sample_html, "reference-verified")
-    assert "3 of 4" in text
-    for proof in sample_grade_result().proofs:
-        assert proof.name.split(" (")[0] in text
-    assert "failed" in text and "passed" in text
+def test_report_names_the_student_and_commit_not_a_path():
+    html = render_html(sample_grade_result(submission="alice/my-hw2", commit="3f2a9c1d0e4b"))
+    assert text_of(html, "title").startswith("alice/my-hw2 @ 3f2a9c1d0e4b")
+    assert "<title>HW2 grade: alice/my-hw2 @ 3f2a9c1d0e4b</title>" in html
+    assert "@" not in text_of(render_html(sample_grade_result(commit="")), "title")
+
+
+def test_reference_checks_are_one_line_in_the_report_with_the_failures_named(sample_html):
+    line = text_of(sample_html, "reference-checks")
+    assert line.startswith("3 of 4 self-checks of the grader's reference solutions passed")
+    assert "Path enumeration is exponential" in line  # the failed one, by name...
+    assert "BPTT gradients" not in line and "Monte Carlo" not in line  # ...and no detail of the others
+    assert "reference-verified" not in sample_html and "depth-profile" not in sample_html
+
+
+def test_batch_reports_link_to_the_instructor_page_and_nothing_else_is_linked():
+    html = render_html(sample_grade_result(reference_page="../reference.html"))
+    assert tags_in(html, "reference-checks", "a")[0]["href"] == "../reference.html"
+    evil = render_html(sample_grade_result(reference_page="https://evil.example/x.html"))
+    assert not tags_in(evil, "reference-checks", "a")
 
 
 def test_report_shows_protocol_seeds_environment_and_notes(sample_html):
@@ -154,7 +169,7 @@ def test_report_is_self_contained(sample_html):
         if "src" in attrs:
             assert attrs["src"].startswith("data:image/png;base64,"), tag
         if "href" in attrs:
-            assert attrs["href"].startswith("#"), attrs["href"]
+            assert attrs["href"].startswith("#"), attrs["href"]  # a single grade links nowhere outside itself
 
 
 def test_free_text_is_capped_with_truncated_marker():
@@ -187,7 +202,7 @@ def test_missing_parts_render_not_available():
     result = sample_grade_result(curves=[], filters_png=None, proofs=[], accuracy_table=[], environment={},
                                  seeds={}, notes=[], protocol="")
     html = render_html(result)
-    for section in ("curves", "filters", "reference-verified", "accuracy-table"):
+    for section in ("curves", "filters", "accuracy-table"):
         assert "Not available" in text_of(html, section), section
     assert "<img" not in html
 
@@ -197,9 +212,9 @@ def test_report_renders_with_no_items_at_all():
     assert "0.0 / 0 automatic points" in text_of(html, "total-score")
 
 
-def test_student_edition_explains_missing_proofs():
+def test_student_edition_has_no_reference_line():
     html = render_html(sample_grade_result(proofs=[], edition="student"))
-    assert "instructor edition only" in text_of(html, "reference-verified")
+    assert 'id="reference-checks"' not in html
     assert "student edition" in html
 
 
@@ -214,7 +229,7 @@ def test_curves_that_cannot_be_drawn_render_not_available(monkeypatch):
     def broken(curves):
         raise RuntimeError("matplotlib exploded <b>")
 
-    monkeypatch.setattr(grader.results.html, "curves_png", broken)
+    monkeypatch.setattr(grader.results.html, "run_pngs", broken)
     html = render_html(sample_grade_result())
     text = text_of(html, "curves")
     assert "Not available" in text and "matplotlib exploded" in text and "<b>" not in html
@@ -246,36 +261,67 @@ def _image(png: bytes):
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
-def test_filters_png_normalises_each_filter_separately():
+def test_each_filter_is_normalised_separately():
     rng = np.random.default_rng(0)
     w = rng.normal(size=(6, 3, 5, 5)) * np.array([1e-3, 1, 1e3, 5, 0.1, 20])[:, None, None, None]
-    grid = filter_grid(w, tile_px=10, gap_px=2)
-    assert grid.shape == (10, 6 * 10 + 5 * 2, 3)
+    tiles = filter_tiles(w)
+    assert tiles.shape == (6, 5, 5, 3)
     for i in range(6):
-        tile = grid[:, i * 12:i * 12 + 10]
-        assert tile.min() == pytest.approx(0.0) and tile.max() == pytest.approx(1.0), i
+        assert tiles[i].min() == pytest.approx(0.0) and tiles[i].max() == pytest.approx(1.0), i
 
 
-def test_filters_png_upscales_with_nearest_neighbour_and_gaps():
-    w = np.random.default_rng(1).normal(size=(2, 3, 3, 3))
-    grid = filter_grid(w, tile_px=12, gap_px=3)  # scale 4
-    tile = grid[:, :12]
-    assert np.array_equal(tile, np.kron(tile[::4, ::4], np.ones((4, 4, 1))))  # 4x4 blocks of one colour
-    assert np.all(grid[:, 12:15] == 1.0)  # white gap
+def _red_filters() -> np.ndarray:
+    """Filters that normalise to pure red tiles: R weights 1, G and B 0."""
+    w = np.zeros((6, 3, 5, 5))
+    w[:, 0] = 1.0
+    return w
 
 
-def test_filters_png_is_a_png_of_the_grid():
-    png = filters_png(np.random.default_rng(2).normal(size=(6, 3, 5, 5)))
-    img = _image(png)
-    assert img.shape[1] > img.shape[0] > 20 and img.std() > 20
+def _pure(img: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 3) -> int:
+    return int(_pure_mask(img, rgb, tolerance).sum())
+
+
+def test_reference_filters_are_shown_beside_the_students_and_large():
+    red = filters_png(_red_filters(), title="Reference solution")
+    html = render_html(sample_grade_result(reference_filters_png=red))
+    imgs = tags_in(html, "filters", "img")
+    assert [_png_of(i["src"]) == red for i in imgs] == [False, True]  # the student's first, then the reference's
+    tile_px = 90 * PIXEL_SCALE  # at least 90 x 90 CSS pixels per filter
+    assert _pure(_image(red), (255, 0, 0)) >= 6 * tile_px * tile_px
+    assert int(imgs[1]["width"]) == _image(red).shape[1] // PIXEL_SCALE  # shown at its size in CSS pixels
+    assert len(tags_in(render_html(sample_grade_result(reference_filters_png=None)), "filters", "img")) == 1
+
+
+def test_filter_tiles_are_labelled_with_their_index():
+    """Labels are text: drawing them adds dark pixels above every tile of the block, absent without labels."""
+    img = _image(filters_png(_red_filters()[:4]))  # two rows of two tiles
+    red_rows = np.nonzero(_pure_mask(img, (255, 0, 0)).any(axis=1))[0]
+    above = img[max(0, red_rows[0] - 22 * PIXEL_SCALE):red_rows[0] - 2]
+    dark_columns = np.nonzero((above.max(axis=2) < 120).any(axis=0))[0]
+    tile_columns = np.nonzero(_pure_mask(img, (255, 0, 0)).any(axis=0))[0]
+    groups = np.split(tile_columns, np.nonzero(np.diff(tile_columns) > 1)[0] + 1)
+    assert len(groups) == 2
+    for g in groups:  # dark label pixels over each tile of the first row
+        assert ((dark_columns >= g[0]) & (dark_columns <= g[-1])).any(), (g[0], g[-1])
+
+
+def _pure_mask(img: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 3) -> np.ndarray:
+    return np.all(np.abs(img.astype(int) - np.array(rgb)) <= tolerance, axis=2)
+
+
+def test_filters_note_says_what_to_expect_after_the_graded_epochs(sample_html):
+    html = render_html(sample_grade_result(train_epochs=2))
+    note = text_of(html, "filters-note")
+    assert note.startswith("What to expect after 2 epochs") and "reference" in note
 
 
 def test_filters_png_handles_constant_and_non_finite_filters():
     w = np.zeros((4, 3, 5, 5))
     w[1] = np.nan
     w[2, 0, 0, 0] = np.inf
-    grid = filter_grid(w)
-    assert np.isfinite(grid).all()
+    tiles = filter_tiles(w)
+    assert np.isfinite(tiles).all() and np.all(tiles[0] == 0.5)  # a constant filter is mid grey
+    assert _image(filters_png(w)).std() > 10
 
 
 def test_filters_png_rejects_wrong_shape():
@@ -283,22 +329,37 @@ def test_filters_png_rejects_wrong_shape():
         filters_png(np.zeros((6, 5, 5)))
 
 
-def test_curves_png_draws_one_row_per_run():
-    one, three = _image(curves_png(sample_curves()[:1])), _image(curves_png(sample_curves()))
-    assert three.shape[0] > 2.5 * one.shape[0] and three.shape[1] == one.shape[1]
-    assert three.std() > 20
+def test_accuracy_axis_is_fitted_to_the_values_not_0_to_100():
+    # two epochs of the baseline Net: student 12% then 27%, reference band 10-30%, pass mark 16%
+    lo, hi = _accuracy_limits(np.array([12.0, 27.0, 10.0, 30.0, 16.1]))
+    assert 0 <= lo < 10 and 30 < hi < 40
+    lo, hi = _accuracy_limits(np.array([61.2, 61.3]))  # nearly equal values: at least 4 points tall
+    assert lo < 61.2 and hi > 61.3 and hi - lo >= 4
+    assert _accuracy_limits(np.array([99.0, 100.0]))[1] == 100.0 and _accuracy_limits(np.array([np.nan])) == (0.0, 100.0)
+
+
+def test_pass_mark_is_drawn_as_a_line_on_the_accuracy_plot():
+    colour = tuple(int(PASS_MARK_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
+    curve = dataclasses.replace(sample_curves()[0], pass_mark=None)
+    without = _image(run_pngs(curve)[1])
+    loss, accuracy = (_image(png) for png in run_pngs(dataclasses.replace(curve, pass_mark=0.55)))
+    near = 40  # a thin antialiased line is blended with the white around it
+    assert _pure(without, colour, near) == 0 and _pure(loss, colour, near) == 0
+    assert _pure_mask(accuracy, colour, near).sum(axis=1).max() > 0.3 * accuracy.shape[1], "no pass-mark line"
+
+
+def test_each_run_is_drawn_as_a_loss_and_an_accuracy_plot():
+    loss, accuracy = (_image(png) for png in run_pngs(sample_curves()[0]))
+    assert loss.shape == accuracy.shape and loss.std() > 20 and accuracy.std() > 20
+    assert not np.array_equal(loss, accuracy)
 
 
 def test_curves_png_copes_with_diverged_and_empty_runs():
     diverged = Curve("diverged", steps=(100, 200, 300), losses=(2.3, float("inf"), float("nan")), epoch_accuracy=(0.1,))
     empty = Curve("crashed", steps=(), losses=(), epoch_accuracy=())
     huge = dataclasses.replace(sample_curves()[0], losses=tuple([1e30] * len(sample_curves()[0].losses)))
-    assert _image(curves_png([diverged, empty, huge])).shape[0] > 0
-
-
-def test_curves_png_rejects_empty_list():
-    with pytest.raises(ValueError):
-        curves_png([])
+    for curve in (diverged, empty, huge):
+        assert all(_image(png).shape[0] > 0 for png in run_pngs(curve))
 
 
 def test_png_data_uri_round_trips():
@@ -310,13 +371,7 @@ def test_plots_do_not_switch_the_global_matplotlib_backend():
     import matplotlib
 
     before = matplotlib.get_backend()
-    curves_png(sample_curves()[:1])
+    run_pngs(sample_curves()[1])
     assert matplotlib.get_backend() == before
 
 
-def test_monte_carlo_depth_profile_is_shown_with_the_proofs():
-    png = sample_filters_png()
-    html = render_html(sample_grade_result(depth_profile_png=png))
-    assert 'id="depth-profile"' in html
-    assert html.count("data:image/png;base64,") >= 3
-    assert 'id="depth-profile"' not in render_html(sample_grade_result(depth_profile_png=None))
