@@ -11,7 +11,7 @@
     can be shown to fail).  Eq. 5 holds exactly in expectation at finite width (see the solution's
     derivation), so the per-layer Monte Carlo mean is an unbiased estimate of the prediction and is
     tested with a z-test built from its standard error over independent networks.
-(c) A PNG plot of the depth profiles for the report.
+(c) A PNG plot of the depth profiles for the instructor's page of reference checks (grader/reference/page.py).
 """
 from __future__ import annotations
 
@@ -20,19 +20,17 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
-import matplotlib
+import numpy as np
+import sympy as sp
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sympy.stats import E, Exponential, Laplace, Normal, Uniform, density, variance
+from sympy.stats.rv import RandomSymbol
+from torch import nn
 
-matplotlib.use("Agg")  # headless: the grader renders plots to bytes
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import sympy as sp  # noqa: E402
-import torch  # noqa: E402
-from sympy.stats import E, Exponential, Laplace, Normal, Uniform, density, variance  # noqa: E402
-from sympy.stats.rv import RandomSymbol  # noqa: E402
-from torch import nn  # noqa: E402
-
-from checks.verdict import ProofResult  # noqa: E402
-from solutions import he_init as ref  # noqa: E402
+from checks.verdict import ProofResult
+from solutions import he_init as ref
 
 Kind = Literal["fc", "conv"]
 Init = Literal["he", "small"]
@@ -360,25 +358,40 @@ def depth_profile_plot_png(
     small: DepthProfile | None = None,
     formula: VarianceFormula = ref.predicted_variance,
 ) -> bytes:
-    """PNG: log-scale Var[y_l] vs layer, He vs N(0, 0.01^2) init, with the Eq. 5 prediction lines."""
+    """PNG, two panels: Var[y_l] per layer on a log scale, He vs N(0, 0.01^2) init, Monte Carlo against the
+    Eq. 5 prediction; and their ratio with error bars of 4 standard errors, where a correct formula stays at 1.
+    Drawn on its own Figure (no pyplot, no global backend)."""
     he = he or monte_carlo_depth_profile("fc", "he", seed=0)
     small = small or monte_carlo_depth_profile("fc", "small", seed=1)
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
-    for profile, color, label in ((he, "tab:blue", "He N(0, 2/fan_in)"), (small, "tab:red", f"N(0, {SMALL_STD}$^2$)")):
+    figure = Figure(figsize=(10, 4.4), dpi=100)
+    FigureCanvasAgg(figure)
+    variance_axes, ratio_axes = figure.subplots(1, 2)
+    for profile, color, label, shift in ((he, "#1f5fbf", "He init, N(0, 2/fan_in)", -0.1),
+                                         (small, "#b3261e", f"handout default, N(0, {SMALL_STD}$^2$)", 0.1)):
         layers = np.arange(1, profile.depth + 1)
-        axes.errorbar(layers, profile.variance, yerr=4 * profile.std_error, fmt="o", color=color,
-                      label=f"{label}: Monte Carlo (±4 SE)")
-        axes.plot(layers, _prediction(profile, formula), "--", color=color, label=f"{label}: Eq. 5")
-    axes.set_yscale("log")
-    axes.set_xlabel("layer l")
-    axes.set_ylabel("Var[y_l]")
-    axes.set_title(f"{he.kind} ReLU net, width {he.width}, {he.n_samples}/{small.n_samples} networks, "
-                   f"seeds {he.seed}/{small.seed}")
-    axes.legend(fontsize=8)
+        predicted = _prediction(profile, formula)
+        variance_axes.plot(layers, predicted, "--", color=color, linewidth=1.2, label=f"{label}: Eq. 5")
+        variance_axes.plot(layers, profile.variance, "o", color=color, markersize=5, label=f"{label}: simulated")
+        ratio_axes.errorbar(layers + shift, profile.variance / predicted, yerr=4 * profile.std_error / predicted, fmt="o",
+                            color=color, capsize=4, markersize=5, label=label)
+    variance_axes.set_yscale("log")
+    variance_axes.set_title("Variance of the pre-activations per layer", fontsize=10, loc="left")
+    variance_axes.set_xlabel("layer l")
+    variance_axes.set_ylabel("Var[y_l] (log scale)")
+    variance_axes.legend(fontsize=8, frameon=False)
+    ratio_axes.axhline(1.0, color="#555555", linewidth=1)
+    ratio_axes.set_title("Simulated / Eq. 5 (bars: 4 standard errors)", fontsize=10, loc="left")
+    ratio_axes.set_xlabel("layer l")
+    ratio_axes.set_ylabel("simulated / predicted")
+    ratio_axes.legend(fontsize=8, frameon=False)
+    for axes in (variance_axes, ratio_axes):
+        axes.set_xticks(np.arange(1, he.depth + 1))
+        axes.grid(True, color="#e3e3e3", linewidth=0.6)
+    figure.suptitle(f"Eq. 5 checked by simulation: {he.n_samples} random {he.depth}-layer ReLU networks of width "
+                    f"{he.width} per initialisation", fontsize=11)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
+    figure.savefig(buffer, format="png", facecolor="white")
     return buffer.getvalue()
 
 

@@ -45,7 +45,7 @@ def histogram_png(totals: list[float], max_score: float) -> bytes:
 
 
 def render_index(records: list[StudentRecord], roster: Path, out: Path, selected: tuple[str, ...], seed: int,
-                 n_students: int) -> str:
+                 n_students: int, reference_page: str = "") -> str:
     """index.html: the class summary (histogram, per-item pass rates, students with links to their reports)."""
     graded = [r for r in records if r.status in DONE_STATUSES and r.total is not None]
     totals = [float(r.total) for r in graded]
@@ -79,5 +79,5 @@ def render_index(records: list[StudentRecord], roster: Path, out: Path, selected
         median_total=points_text(statistics.median(totals)) if totals else "–", max_total=points_text(max_total),
         status_counts=[{"status": s, "count": counts[s], "tone": _TONES[s]} for s in STATUSES if counts[s]],
         histogram_uri=png_data_uri(histogram_png(totals, max_total)) if totals else "", histogram_width=800,
-        items=items, students=students,
+        items=items, students=students, reference_page=reference_page,
         generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

@@ -18,8 +18,9 @@ from grader.batch.progress import Display, NullDisplay
 from grader.batch.records import DONE_STATUSES, StudentJob, StudentRecord, load_record, record_failure
 from grader.batch.roster import RosterEntry, read_roster, resolve_source
 from grader.data import load_cifar10
+from grader.options import installed_edition
 from grader.rubric.items import RUBRIC
-from grader.results.write import write_atomic
+from grader.results.write import REFERENCE_PAGE, write_atomic
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class _Book:
 
     def write_index(self) -> None:
         html = render_index(self.ordered(), self.config.roster, self.config.out, self.config.selected,
-                            self.config.seed, len(self.entries))
+                            self.config.seed, len(self.entries), reference_page=_reference_page(self.config.out))
         write_atomic(self.config.out / INDEX_FILE, html)
 
 
@@ -89,6 +90,12 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
     _prepare_out(config.out)
     with _lock(config.out):
         _check_data(config)
+        if installed_edition() == "instructor":
+            # Imported here: grader/reference/ is built on solutions/, which the student edition lacks. Once per
+            # installation the checks take half a minute; later batches read them from the cache.
+            from grader.reference.page import write_reference_page
+
+            write_reference_page(config.out)
         book = _Book(config, entries, display)
         todo = _to_grade(config, entries, book)
         book.write_gradebook()
@@ -102,6 +109,11 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
             book.write_index()
     return BatchSummary(records=tuple(book.ordered()), graded_now=len(todo), skipped=len(entries) - len(todo),
                         seconds=time.monotonic() - start)
+
+
+def _reference_page(out: Path) -> str:
+    """The link from index.html to the instructor's page of reference checks, when it is there."""
+    return REFERENCE_PAGE if (out / REFERENCE_PAGE).is_file() else ""
 
 
 def _to_grade(config: BatchConfig, entries: list[RosterEntry], book: _Book) -> list[StudentJob]:

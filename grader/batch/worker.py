@@ -21,7 +21,7 @@ from grader.data import Cifar10, DataError, load_cifar10
 from grader.grade import grade
 from grader.options import GradeOptions
 from grader.rubric.items import RUBRIC
-from grader.results.write import OUTPUT_FILES, write_atomic, write_outputs
+from grader.results.write import OUTPUT_FILES, REFERENCE_PAGE, write_atomic, write_outputs
 from grader.results.model import GradeResult
 from grader.sandbox.limits import detect_isolation
 from grader.sandbox.submission import locate_entry
@@ -123,6 +123,8 @@ def _grade_student(job: StudentJob, start: float) -> StudentRecord:
     options = GradeOptions(selected=job.selected, data=job.data, seed=job.seed, threads=job.threads, verify_reference=False)
     result = grade(folder, options, dataset=dataset, calibration=_calibration(), isolation=_isolation())
     result.submission = job.student_id  # the report names the student, not a clone's cache path
+    if options.edition == "instructor":
+        result.reference_page = f"../{REFERENCE_PAGE}"
     write_outputs(result, job.student_dir)
     entry = locate_entry(folder)
     if entry.file is None:  # the report says why; the gradebook shows no scores rather than zeros

@@ -28,6 +28,7 @@ QUICK_ITEMS = "1,2,3,4,5.1.1,5.1.2,5.2.1,5.3.1,5.4.1,5.4.2"
 # Lazy imports of the reference on the instructor's path only (module -> what it imports there).
 INSTRUCTOR_PATHS = {"grader/evidence/training.py": {"grader.reference.networks"},
                     "grader/grade.py": {"grader.reference.proofs"},
+                    "grader/batch/run.py": {"grader.reference.page"},
                     "grader/cli.py": set()}  # every item that needs neither data nor training
 # A tiny training protocol for the installed copy (the graded runs stay real, only shorter): tests/grader's
 # budget is minutes on two cores. Written into the exported tree after the leak scan, before installing.
