@@ -1,16 +1,20 @@
 """`hw2-grade`: a thin command line over the library. It parses arguments, calls library functions with
-keyword arguments, prints a summary, and turns expected failures into one clear message (exit 2).
-`hw2-grade COMMAND ...` runs the `main(argv)` of the command's module."""
+keyword arguments, prints a summary, and turns expected failures into one clear line (exit 2).
+`hw2-grade COMMAND ...` runs the `main(argv)` of the command's module. While a single grade runs on a
+terminal, one live line shows the item, the phase and the elapsed time (grader.progress); `--quiet`, or
+output that is not a terminal, shows nothing but the summary."""
 from __future__ import annotations
 
-import argparse
+import contextlib
 import importlib
 import sys
 from pathlib import Path
 
 from grader.data import DataError
 from grader.grade import grade
+from grader.messages import ArgumentParser, fail
 from grader.options import EDITIONS, GradeOptions, installed_edition
+from grader.progress import TerminalProgress, ignore
 from grader.results.model import GradeResult
 from grader.results.write import write_outputs
 from grader.rubric.items import RUBRIC, SelectionError
@@ -18,13 +22,13 @@ from grader.rubric.items import RUBRIC, SelectionError
 # command -> the module whose main(argv) runs it. Imported on use: the instructor's commands need
 # solutions/, which the student edition lacks, and each pulls in its own dependencies.
 COMMANDS = {"calibrate": "grader.tools.calibrate", "batch": "grader.batch.cli", "export-student": "grader.tools.export_student",
-            "init-ci": "grader.tools.ci_init", "bench": "grader.tools.bench"}
-INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student")
+            "init-ci": "grader.tools.ci_init", "bench": "grader.tools.bench", "verify-reference": "grader.reference.page"}
+INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student", "verify-reference")
 
 
-def _grade_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hw2-grade", description="Grade a homework-2 submission folder.",
-                                epilog=f"Other commands: {', '.join(COMMANDS)} (hw2-grade COMMAND --help).")
+def _grade_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="hw2-grade", description="Grade a homework-2 submission folder.",
+                       epilog=f"Other commands: {', '.join(COMMANDS)} (hw2-grade COMMAND --help).")
     p.add_argument("submission", type=Path, help="folder holding submission.py (or one notebook) and answers.toml")
     p.add_argument("--out", type=Path, required=True, help="folder for results.json, report.html, badge.svg")
     p.add_argument("--only", help="comma-separated rubric numbers or prefixes, e.g. 5.1,1.2")
@@ -34,12 +38,9 @@ def _grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true", help="skip the reference proofs in the report")
     p.add_argument("--edition", choices=EDITIONS, default=None,
                    help="which rubric runs (default: this installation's edition)")
+    p.add_argument("--quiet", action="store_true", help="no progress line while grading (there is none when the "
+                   "output is not a terminal)")
     return p
-
-
-def fail(message: str, prog: str = "hw2-grade") -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def grade_main(argv: list[str]) -> int:
@@ -61,8 +62,10 @@ def grade_main(argv: list[str]) -> int:
         return fail(f"cannot create the output folder {args.out}: {e.strerror}")
     options = GradeOptions(selected=selected, data=args.data, seed=args.seed, verify_reference=not args.no_verify,
                            edition=edition)
+    show = not args.quiet and sys.stderr.isatty()
     try:
-        result = grade(args.submission, options)
+        with TerminalProgress() if show else contextlib.nullcontext(ignore) as listener:
+            result = grade(args.submission, options, listener=listener)
     except DataError as e:
         return fail(str(e))
     write_outputs(result, args.out)
@@ -72,7 +75,8 @@ def grade_main(argv: list[str]) -> int:
 
 def summary(result: GradeResult, out: Path) -> str:
     bonus = f" + {result.bonus_score:g} / {result.bonus_max:g} bonus" if result.bonus_max else ""
-    lines = [f"{result.submission}: {result.regular_score:g} / {result.max_score:g} automatic points{bonus}"
+    name = result.submission + (f" @ {result.commit}" if result.commit else "")
+    lines = [f"{name}: {result.regular_score:g} / {result.max_score:g} automatic points{bonus}"
              f" (+ {result.pending_manual:g} manual points pending) in {result.execution_time:.0f} s"]
     for item in result.items:
         if item.status == "skipped":
@@ -83,6 +87,11 @@ def summary(result: GradeResult, out: Path) -> str:
     return "\n".join(lines)
 
 
+def looks_like_command(word: str) -> bool:
+    """A first argument that names no folder and reads like a command word, not a path."""
+    return word.replace("-", "").isalnum() and not word.startswith("-") and not Path(word).exists()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in COMMANDS:
@@ -90,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         if command in INSTRUCTOR_COMMANDS and installed_edition() == "student":
             return fail(f"`hw2-grade {command}` needs the reference solutions: the instructor's edition only")
         return importlib.import_module(COMMANDS[command]).main(rest)
+    if argv and looks_like_command(argv[0]):
+        return fail(f"unknown command: {argv[0]} (commands: {', '.join(COMMANDS)}; to grade a folder, give its path, "
+                    f"e.g. ./{argv[0]})")
     return grade_main(argv)
 
 

@@ -51,11 +51,10 @@ def resolve_source(data: str | os.PathLike | None, environ: dict[str, str] | Non
     return None, "default"
 
 
-def _how_to_fix(cache_dir: Path) -> str:
-    return (f"Fix it in one of two ways: (1) pass --data PATH or set {ENV_VAR}=PATH, where PATH is an "
-            f"image-folder directory or zip (train/<class>/*.jpg and test/<class>/*.jpg) or the official "
-            f"cifar-10-batches-py folder; or (2) run once on a machine with internet, so that torchvision "
-            f"downloads the official CIFAR-10 into {cache_dir}.")
+# What a path given with --data or HW2_CIFAR10 may be. A user who named a file gets only this: going online
+# would not fix a file they chose; the default source's message adds the download.
+USABLE = (f"give --data or {ENV_VAR} an image-folder zip or directory (train/<class>/*.jpg, test/<class>/*.jpg) or "
+          f"cifar-10-batches-py")
 
 
 def load_cifar10(data: str | os.PathLike | None = None, cache_dir: Path | None = None) -> Cifar10:
@@ -63,12 +62,12 @@ def load_cifar10(data: str | os.PathLike | None = None, cache_dir: Path | None =
     cache_dir = cache_dir or default_cache_dir()
     path, how = resolve_source(data)
     if path is None:
-        return _load_official(cache_dir / "official", cache_dir, download=True)
+        return _load_official(cache_dir / "official", download=True)
     if not path.exists():
-        raise DataError(f"CIFAR-10 not found: {path} (from {how}) does not exist. {_how_to_fix(cache_dir)}")
+        raise DataError(f"CIFAR-10 not found: {path} (from {how}) does not exist; {USABLE}")
     if path.is_dir() and ((path / "data_batch_1").exists() or (path / "cifar-10-batches-py").exists()):
         root = path.parent if (path / "data_batch_1").exists() else path
-        return _load_official(root, cache_dir, download=False)
+        return _load_official(root, download=False)
     return _load_cached_image_folder(path, how, cache_dir)
 
 
@@ -88,7 +87,7 @@ def _load_cached_image_folder(path: Path, how: str, cache_dir: Path) -> Cifar10:
                 return Cifar10(z["train_x"], z["train_y"], z["test_x"], z["test_y"], source=str(path))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             cache_file.unlink(missing_ok=True)  # a half-written or stale cache: decode again
-    arrays = _decode_image_folder(path, how, cache_dir)
+    arrays = _decode_image_folder(path, how)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache_file.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)  # uncompressed: loading is a memcpy, well under a second
@@ -96,11 +95,11 @@ def _load_cached_image_folder(path: Path, how: str, cache_dir: Path) -> Cifar10:
     return Cifar10(**arrays, source=str(path))
 
 
-def _decode_image_folder(path: Path, how: str, cache_dir: Path) -> dict[str, np.ndarray]:
+def _decode_image_folder(path: Path, how: str) -> dict[str, np.ndarray]:
     from PIL import Image, UnidentifiedImageError
 
     def bad(reason: str) -> DataError:
-        return DataError(f"CIFAR-10 at {path} (from {how}) is not usable: {reason}. {_how_to_fix(cache_dir)}")
+        return DataError(f"CIFAR-10 at {path} (from {how}) is not usable: {reason}")
 
     try:
         if path.is_dir():
@@ -148,15 +147,18 @@ def _decode_image_folder(path: Path, how: str, cache_dir: Path) -> dict[str, np.
             archive.close()
 
 
-def _load_official(root: Path, cache_dir: Path, download: bool) -> Cifar10:
+def _load_official(root: Path, download: bool) -> Cifar10:
     try:
         from torchvision.datasets import CIFAR10
 
         train = CIFAR10(str(root), train=True, download=download)
         test = CIFAR10(str(root), train=False, download=download)
     except Exception as e:  # noqa: BLE001  torchvision raises RuntimeError, URLError, OSError... all mean "not here"
-        where = f"{root} (official layout{', download attempted' if download else ''})"
-        raise DataError(f"CIFAR-10 not found: looked in {where}: {type(e).__name__}: {e}. {_how_to_fix(cache_dir)}") from None
+        why = f"{type(e).__name__}: {str(e)[:80]}"
+        if download:
+            raise DataError(f"CIFAR-10 is not in {root} and the download failed ({why}); {USABLE}, or run once "
+                            f"online") from None
+        raise DataError(f"CIFAR-10 at {root} (official layout) is not usable: {why}") from None
     return Cifar10(
         train_x=np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)), train_y=np.asarray(train.targets, dtype=np.int64),
         test_x=np.ascontiguousarray(test.data.transpose(0, 3, 1, 2)), test_y=np.asarray(test.targets, dtype=np.int64),

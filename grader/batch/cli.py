@@ -2,7 +2,6 @@
 expected failures into one line and an exit status."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -15,11 +14,12 @@ from grader.batch.records import DONE_STATUSES, STATUSES, load_record
 from grader.batch.roster import RosterError, read_roster
 from grader.batch.run import run_batch
 from grader.data import DataError
+from grader.messages import ArgumentParser, fail, plural
 from grader.rubric.items import RUBRIC, SelectionError
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hw2-grade batch", description="Grade a class from a roster CSV "
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="hw2-grade batch", description="Grade a class from a roster CSV "
                                 "(student_id,path[,commit]); each student's files go to DIR/<student_id>/.",
                                 epilog="Exit status: 0 when every student has a grade or a 'failed to load' status; "
                                        "1 when some students need a rerun ('worker died', 'error'); 2 on bad input; "
@@ -37,8 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    print(f"hw2-grade batch: error: {message}", file=sys.stderr)
-    return 2
+    return fail(message, prog="hw2-grade batch")
 
 
 def main(argv: list[str]) -> int:
@@ -59,15 +58,17 @@ def main(argv: list[str]) -> int:
     except (RosterError, BatchError, DataError) as e:
         return _fail(str(e))
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {_done(args.roster, args.out)} students are graded and kept in {args.out}; run the same "
-              f"command again to grade the rest", file=sys.stderr)
+        done = _done(args.roster, args.out)
+        print(f"\ninterrupted: {plural(done, 'student')} {'is' if done == 1 else 'are'} graded and kept in {args.out}; "
+              f"run the same command again to grade the rest", file=sys.stderr)
         return 130
     counts = summary.counts
-    print(f"{len(summary.records)} students: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+    print(f"{plural(len(summary.records), 'student')}: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
           + f" ({summary.skipped} skipped as already graded) in {clock(summary.seconds)}")
     print(f"gradebook: {args.out / GRADEBOOK_FILE}\nsummary:   {args.out / INDEX_FILE}")
     if summary.needs_rerun:
-        print(f"{summary.needs_rerun} students need a rerun (worker died or grader error): run the same command again",
+        print(f"{plural(summary.needs_rerun, 'student')} need{'s' if summary.needs_rerun == 1 else ''} a rerun (worker "
+              f"died or grader error): run the same command again",
               file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 
 from grader.batch.records import DONE_STATUSES, StudentRecord, points_text
+from grader.messages import plural
 
 
 class Display(Protocol):
@@ -37,7 +38,7 @@ class PlainDisplay:
     def begin(self, total: int, skipped: int) -> None:
         self.total, self.start = total, time.monotonic()
         note = f" ({skipped} already graded, skipped)" if skipped else ""
-        print(f"grading {total} students{note}", file=self.stream, flush=True)
+        print(f"grading {plural(total, 'student')}{note}", file=self.stream, flush=True)
 
     def update(self, running: int) -> None:
         pass
@@ -70,7 +71,8 @@ class RichDisplay:
     def begin(self, total: int, skipped: int) -> None:
         self.progress.start()
         if skipped:
-            self.progress.console.print(f"{skipped} students already graded: skipped (--regrade grades them again)")
+            self.progress.console.print(f"{plural(skipped, 'student')} already graded: skipped (--regrade grades "
+                                        f"{'it' if skipped == 1 else 'them'} again)")
         self.task = self.progress.add_task("grading", total=total, running=0, failed=0)
 
     def update(self, running: int) -> None:

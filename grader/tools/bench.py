@@ -14,7 +14,6 @@ counted as images/s summed over the k networks.
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import resource
 import time
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.engine import Protocol, default_device, fast_layout_ok, predict, to_inputs, train
+from grader.messages import ArgumentParser, fail
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ def render(result: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="hw2-grade bench", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="hw2-grade bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=BenchConfig.seconds, help="wall budget per measurement (s)")
     p.add_argument("--quick", action="store_true", help="1 s per measurement and no full grade (for tests)")
     p.add_argument("--no-grade", action="store_true", help="skip the full grade of the reference")
@@ -264,6 +264,5 @@ def main(argv: list[str]) -> int:
     try:
         print(render(run_bench(config)))
     except DataError as e:
-        print(f"hw2-grade bench: error: {e}")
-        return 2
+        return fail(str(e), prog=p.prog)
     return 0

@@ -14,12 +14,12 @@ the tests run the same constants locally.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from grader.messages import ArgumentParser, fail
 
 PYTHON_VERSION = "3.11"
 WORKFLOW_FILE = Path(".github") / "workflows" / "hw2-grade.yml"
@@ -208,7 +208,7 @@ def init_ci(folder: Path, grader_spec: str, repo: str | None = None) -> list[str
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="hw2-grade init-ci", description="Set up a student repository to grade itself "
+    p = ArgumentParser(prog="hw2-grade init-ci", description="Set up a student repository to grade itself "
                                 "on GitHub Actions (workflow, tox.ini, README badge).")
     p.add_argument("folder", type=Path, help="the student repository (its root folder)")
     p.add_argument("--grader", default=None, help="pip requirement of the student edition the workflow installs "
@@ -216,15 +216,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--repo", default=None, help="OWNER/REPO on GitHub for the badge URL (default: from git's origin)")
     args = p.parse_args(argv)
     if not args.folder.is_dir():
-        print(f"hw2-grade: error: {args.folder} is not a folder", file=sys.stderr)
-        return 2
+        return fail(f"{args.folder} is not a folder", prog=p.prog)
     if args.repo is not None and not re.fullmatch(r"[\w.\-]+/[\w.\-]+", args.repo):
-        print(f"hw2-grade: error: --repo must look like OWNER/REPO, got {args.repo!r}", file=sys.stderr)
-        return 2
+        return fail(f"--repo must look like OWNER/REPO, got {args.repo!r}", prog=p.prog)
     spec = args.grader or installed_grader_spec() or DEFAULT_GRADER_SPEC
     if "\n" in spec or "}" in spec:
-        print("hw2-grade: error: --grader must be one pip requirement on one line", file=sys.stderr)
-        return 2
+        return fail("--grader must be one pip requirement on one line", prog=p.prog)
     for line in init_ci(args.folder, spec, args.repo):
         print(line)
     if spec == DEFAULT_GRADER_SPEC:

@@ -17,15 +17,14 @@ independently, with more of the reference's derived answers).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.messages import ArgumentParser, fail
 from grader.options import installed_edition
 from grader.rubric.items import RUBRIC
 from grader.tools.ci_init import DEFAULT_GRADER_SPEC, GRADE_COMMAND, TOX_ENV, shell
@@ -316,19 +315,16 @@ def export_student(target: Path, root: Path | None = None) -> ExportPlan:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="hw2-grade export-student", description="Write the student edition (public "
-                                "checks only, no reference solutions or answers) into a new folder.")
+    p = ArgumentParser(prog="hw2-grade export-student", description="Write the student edition (public "
+                       "checks only, no reference solutions or answers) into a new folder.")
     p.add_argument("folder", type=Path, help="where to write it (must not exist, or be empty)")
     args = p.parse_args(argv)
     if installed_edition() == "student":
-        print("hw2-grade: error: this is already the student edition; export from the instructor's checkout",
-              file=sys.stderr)
-        return 2
+        return fail("this is already the student edition; export from the instructor's checkout", prog=p.prog)
     try:
         plan = export_student(args.folder)
     except ExportError as e:
-        print(f"hw2-grade: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e), prog=p.prog)
     print(f"wrote the student edition to {args.folder} ({len(plan.files) + 4} files)")
     for rel, why in sorted(plan.left_out.items()):
         print(f"  left out {rel}: {why}")
