@@ -1,19 +1,25 @@
 """`hw2-grade init-ci DIR`: set up a student repository for continuous self-grading on GitHub Actions.
 
 Writes, in DIR:
-- `.github/workflows/hw2-grade.yml`: on every push (and by hand), check out the repository, set up Python 3.11,
-  `pip install tox`, then `tox -e grade`, which installs the student edition of the grader (the pip
-  requirement given by `--grader`) and grades the repository; `out/report.html` is uploaded as an artifact and
-  `out/badge.svg` is published by force-pushing it, alone, to the `badges` branch;
+- `.github/workflows/hw2-grade.yml`: on every push (and by hand), check out the repository, set up Python 3.11
+  with pip's cache, install bubblewrap (the student's code runs sandboxed in CI as on a laptop), restore the
+  CIFAR-10 cache, `pip install tox`, then `tox -e grade`, which installs the student edition of the grader
+  (the pip requirement given by `--grader`, with the CPU build of torch rather than the multi-GB CUDA wheels)
+  and grades the repository. `out/` (report, results, badge) is uploaded as an artifact and the score written
+  to the run's job summary: both work in private (GitHub Classroom) repositories. Only after a complete grade,
+  never a failed or cancelled one, `out/badge.svg` is also force-pushed, alone, to the `badges` branch, unless
+  `--no-badge-branch` (a read-only token then costs nothing; a refused push does not fail the run);
 - `tox.ini`, unless the repository has one: its `grade` environment installs the student edition and runs
   `hw2-grade . --out out --edition student`;
-- `README.md`: the badge line (the image on the `badges` branch, linking to the workflow's runs), appended once.
+- `README.md`: the badge line, appended once: the image on the `badges` branch, or without it the workflow's
+  own status badge, each linking to the workflow's runs.
 
 The commands live in one place, the constants below: the workflow and the tox file are written from them, and
 the tests run the same constants locally.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -30,6 +36,9 @@ DEFAULT_GRADER_SPEC = "hw2-grade-student @ git+https://github.com/COURSE-ORG/hw2
 STUDENT_DISTRIBUTION = "hw2-grade-student"  # the student edition's distribution name (grader/export_student.py)
 BADGE_BRANCH = "badges"
 OUT_DIR = "out"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # torch's CPU-only wheels (about 200 MB, not 2-3 GB)
+DATA_CACHE = "~/.cache/hw2-grade"  # CIFAR-10 and its decoded arrays (grader.data.default_cache_dir)
+ARTIFACT = "hw2-grade-report"
 
 # The workflow's shell commands, in order; the tests run exactly these.
 INSTALL_TOX = ("python", "-m", "pip", "install", "tox")
@@ -39,6 +48,27 @@ GRADE_COMMAND = ("hw2-grade", ".", "--out", OUT_DIR, "--edition", "student")
 WORKFLOW_COMMANDS = (INSTALL_TOX, RUN_TOX)
 REPORT_PATH = f"{OUT_DIR}/report.html"
 BADGE_PATH = f"{OUT_DIR}/badge.svg"
+
+# Ubuntu 24.04 runners forbid unprivileged user namespaces through AppArmor unless allowed; bubblewrap needs them.
+INSTALL_BUBBLEWRAP = """\
+sudo apt-get update -qq
+sudo apt-get install -y -qq --no-install-recommends bubblewrap
+sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 || true
+bwrap --ro-bind / / --dev /dev --unshare-all true \\
+  || echo "::warning::bubblewrap cannot make a sandbox on this runner: the grade runs under resource limits only"
+"""
+
+# The job summary (a `shell: python` step, so it needs nothing the runner lacks): the score and each item.
+JOB_SUMMARY = f"""\
+import json, os
+result = json.load(open("{OUT_DIR}/results.json", encoding="utf-8"))
+cell = lambda text: str(text).replace("|", "\\\\|").replace("\\n", " ")
+lines = ["## hw2-grade", "", cell(result["output"]), "", "| item | name | score |", "| --- | --- | ---: |"]
+lines += [f"| {{cell(t['number'])}} | {{cell(t['name'])}} | {{t['score']:g}} / {{t['max_score']:g}} |" for t in result["tests"]]
+lines += ["", "The full report is the run's `{ARTIFACT}` artifact (report.html)."]
+with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+    summary.write("\\n".join(lines) + "\\n")
+"""
 
 PUBLISH_BADGE = f"""\
 set -eu
@@ -60,42 +90,44 @@ def shell(command: tuple[str, ...]) -> str:
     return " ".join(command)
 
 
-def workflow(grader_spec: str) -> dict:
+def workflow(grader_spec: str, badge_branch: bool = True) -> dict:
     """The workflow as a plain mapping (written as YAML)."""
+    steps = [
+        {"uses": "actions/checkout@v4"},
+        {"uses": "actions/setup-python@v5", "with": {
+            "python-version": PYTHON_VERSION, "cache": "pip",
+            "cache-dependency-path": "tox.ini"}},  # the repository has no requirements.txt; tox.ini names the grader
+        {"name": "Install bubblewrap (sandbox for the graded code)", "run": INSTALL_BUBBLEWRAP},
+        {"name": "Cache CIFAR-10", "uses": "actions/cache@v4",
+         "with": {"path": DATA_CACHE, "key": "hw2-grade-cifar10-v1"}},
+        {"name": "Install tox", "run": shell(INSTALL_TOX)},
+        {"name": "Grade (tox installs the student edition, then runs hw2-grade)", "run": shell(RUN_TOX),
+         "env": {GRADER_ENV_VAR: grader_spec, "PIP_EXTRA_INDEX_URL": TORCH_CPU_INDEX}},
+        {"name": "Score in the job summary", "if": "success()", "shell": "python", "run": JOB_SUMMARY},
+        {"name": "Upload the report", "if": "${{ !cancelled() }}", "uses": "actions/upload-artifact@v4",
+         "with": {"name": ARTIFACT, "path": f"{OUT_DIR}/", "if-no-files-found": "warn"}},
+    ]
+    if badge_branch:
+        steps.append({"name": f"Publish the badge to the {BADGE_BRANCH} branch",
+                      "if": "success() && github.event_name == 'push'",  # a complete grade only
+                      "continue-on-error": True,  # a read-only token (some classrooms) leaves the summary and artifact
+                      "env": {"GITHUB_TOKEN": "${{ secrets.GITHUB_TOKEN }}"},
+                      "run": PUBLISH_BADGE})
     return {
         "name": WORKFLOW_NAME,
         "on": {"push": {"branches-ignore": [BADGE_BRANCH]}, "workflow_dispatch": {}},
-        "permissions": {"contents": "write"},  # to push the badge branch
+        "permissions": {"contents": "write" if badge_branch else "read"},  # write: to push the badge branch
         "concurrency": {"group": "hw2-grade-${{ github.ref }}", "cancel-in-progress": True},
-        "jobs": {
-            "grade": {
-                "runs-on": "ubuntu-latest",
-                "timeout-minutes": 60,
-                "steps": [
-                    {"uses": "actions/checkout@v4"},
-                    {"uses": "actions/setup-python@v5", "with": {"python-version": PYTHON_VERSION}},
-                    {"name": "Cache CIFAR-10", "uses": "actions/cache@v4",
-                     "with": {"path": "~/.cache/hw2-grade", "key": "hw2-grade-cifar10-v1"}},
-                    {"name": "Install tox", "run": shell(INSTALL_TOX)},
-                    {"name": "Grade (tox installs the student edition, then runs hw2-grade)",
-                     "run": shell(RUN_TOX), "env": {GRADER_ENV_VAR: grader_spec}},
-                    {"name": "Upload the report", "if": "always()", "uses": "actions/upload-artifact@v4",
-                     "with": {"name": "hw2-grade-report", "path": REPORT_PATH, "if-no-files-found": "error"}},
-                    {"name": f"Publish the badge to the {BADGE_BRANCH} branch",
-                     "if": "always() && github.event_name == 'push'",
-                     "env": {"GITHUB_TOKEN": "${{ secrets.GITHUB_TOKEN }}"},
-                     "run": PUBLISH_BADGE},
-                ],
-            }
-        },
+        "jobs": {"grade": {"runs-on": "ubuntu-latest", "timeout-minutes": 60, "steps": steps}},
     }
 
 
-def workflow_yaml(grader_spec: str) -> str:
+def workflow_yaml(grader_spec: str, badge_branch: bool = True) -> str:
     import yaml
 
+    badge = f"the badge lives on the `{BADGE_BRANCH}` branch" if badge_branch else "the score is in the job summary"
     header = (f"# Written by `hw2-grade init-ci`: grades this repository with the student edition of hw2-grade on\n"
-              f"# every push; the report is the run's artifact, the badge lives on the `{BADGE_BRANCH}` branch.\n")
+              f"# every push; the report is the run's artifact, {badge}.\n")
     class Dumper(yaml.SafeDumper):
         pass
 
@@ -104,7 +136,7 @@ def workflow_yaml(grader_spec: str) -> str:
 
     Dumper.add_representer(str, text)
     # `on` is quoted by PyYAML (YAML 1.1 would read a bare on as true), which GitHub reads the same.
-    return header + yaml.dump(workflow(grader_spec), Dumper=Dumper, sort_keys=False, width=120, allow_unicode=True)
+    return header + yaml.dump(workflow(grader_spec, badge_branch), Dumper=Dumper, sort_keys=False, width=120, allow_unicode=True)
 
 
 def tox_ini(grader_spec: str) -> str:
@@ -121,6 +153,7 @@ description = grade this repository with the student edition of hw2-grade
 skip_install = true
 deps = {{env:{GRADER_ENV_VAR}:{grader_spec}}}
 pass_env =
+    PIP_EXTRA_INDEX_URL
     HW2_CIFAR10
     XDG_CACHE_HOME
     HOME
@@ -130,11 +163,13 @@ commands =
 """
 
 
-def badge_line(repo: str | None) -> str:
-    """The README line showing the badge (the image on the badges branch, linking to the workflow's runs)."""
+def badge_line(repo: str | None, badge_branch: bool = True) -> str:
+    """The README line showing the badge, linking to the workflow's runs: the score badge on the badges branch,
+    or the workflow's status badge (GitHub serves it in private repositories too; the score is in the runs)."""
     slug = repo or "OWNER/REPO"
-    return (f"[![hw2-grade](https://raw.githubusercontent.com/{slug}/{BADGE_BRANCH}/badge.svg)]"
-            f"(https://github.com/{slug}/actions/workflows/{WORKFLOW_FILE.name})")
+    runs = f"https://github.com/{slug}/actions/workflows/{WORKFLOW_FILE.name}"
+    image = f"https://raw.githubusercontent.com/{slug}/{BADGE_BRANCH}/badge.svg" if badge_branch else f"{runs}/badge.svg"
+    return f"[![hw2-grade]({image})]({runs})"
 
 
 def github_slug(folder: Path) -> str | None:
@@ -175,7 +210,7 @@ def installed_grader_spec() -> str | None:
 def append_badge(readme: Path, line: str) -> bool:
     """Append the badge line to README.md (created if missing) unless a hw2-grade badge is there; True if added."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    if f"/{BADGE_BRANCH}/badge.svg" in text and "hw2-grade" in text:
+    if f"/{BADGE_BRANCH}/badge.svg" in text or f"/{WORKFLOW_FILE.name}/badge.svg" in text:
         return False
     if not text:
         text = f"# {readme.parent.resolve().name}\n"
@@ -183,12 +218,12 @@ def append_badge(readme: Path, line: str) -> bool:
     return True
 
 
-def init_ci(folder: Path, grader_spec: str, repo: str | None = None) -> list[str]:
+def init_ci(folder: Path, grader_spec: str, repo: str | None = None, badge_branch: bool = True) -> list[str]:
     """Write the workflow, tox.ini (if missing) and the README badge into `folder`; returns what was done."""
     done = []
     wf = folder / WORKFLOW_FILE
     wf.parent.mkdir(parents=True, exist_ok=True)
-    wf.write_text(workflow_yaml(grader_spec), encoding="utf-8")
+    wf.write_text(workflow_yaml(grader_spec, badge_branch), encoding="utf-8")
     done.append(f"wrote {WORKFLOW_FILE}")
     tox = folder / "tox.ini"
     if tox.exists():
@@ -200,7 +235,7 @@ def init_ci(folder: Path, grader_spec: str, repo: str | None = None) -> list[str
         tox.write_text(tox_ini(grader_spec), encoding="utf-8")
         done.append("wrote tox.ini")
     slug = repo or github_slug(folder)
-    added = append_badge(folder / "README.md", badge_line(slug))
+    added = append_badge(folder / "README.md", badge_line(slug, badge_branch))
     done.append("added the badge to README.md" if added else "README.md already shows the badge")
     if slug is None:
         done.append("WARNING: no GitHub remote found: replace OWNER/REPO in README.md's badge line (or rerun with --repo)")
@@ -214,6 +249,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--grader", default=None, help="pip requirement of the student edition the workflow installs "
                    f"(default: where this student edition was installed from, else {DEFAULT_GRADER_SPEC!r})")
     p.add_argument("--repo", default=None, help="OWNER/REPO on GitHub for the badge URL (default: from git's origin)")
+    p.add_argument("--badge-branch", action=argparse.BooleanOptionalAction, default=True,
+                   help=f"publish the badge on a `{BADGE_BRANCH}` branch after each complete grade (default); "
+                        "--no-badge-branch: the score only in the job summary and artifact (private classroom repos)")
     args = p.parse_args(argv)
     if not args.folder.is_dir():
         return fail(f"{args.folder} is not a folder", prog=p.prog)
@@ -222,7 +260,7 @@ def main(argv: list[str]) -> int:
     spec = args.grader or installed_grader_spec() or DEFAULT_GRADER_SPEC
     if "\n" in spec or "}" in spec:
         return fail("--grader must be one pip requirement on one line", prog=p.prog)
-    for line in init_ci(args.folder, spec, args.repo):
+    for line in init_ci(args.folder, spec, args.repo, badge_branch=args.badge_branch):
         print(line)
     if spec == DEFAULT_GRADER_SPEC:
         print(f"NOTE: the workflow installs the placeholder {DEFAULT_GRADER_SPEC!r}: pass --grader with the "

@@ -1,7 +1,10 @@
-"""`hw2-grade init-ci`: the workflow is valid YAML running exactly the commands of `grader.tools.ci_init`, tox reads
-the written tox.ini with the same grading command, the README gets the badge once, and the workflow's local
-commands work: the grading command (the body of `tox -e grade`) grades a student repository with the
-installed student edition, and the badge script publishes out/badge.svg to a `badges` branch."""
+"""`hw2-grade init-ci`: the workflow passes the GitHub workflow schema (check-jsonschema, with the schema vendored
+in tests/data) and runs exactly the commands of `grader.tools.ci_init` (CPU torch, pip and CIFAR-10 caches,
+bubblewrap, the badge only after a complete grade, a job summary and artifact for private repositories), tox
+reads the written tox.ini with the same grading command, the README gets the badge once, and the workflow's
+local commands work: the grading command (the body of `tox -e grade`) grades a student repository with the
+installed student edition, the job summary script writes its score, and the badge script publishes
+out/badge.svg to a `badges` branch."""
 from __future__ import annotations
 
 import configparser
@@ -16,12 +19,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import ci_init
-from grader.tools.ci_init import (BADGE_PATH, GRADE_COMMAND, GRADER_ENV_VAR, INSTALL_TOX, REPORT_PATH, RUN_TOX,
-                            WORKFLOW_COMMANDS, WORKFLOW_FILE, init_ci, shell)
+from grader.results.gradescope import render_gradescope
+from grader.tools import ci_init
+from grader.tools.ci_init import (BADGE_PATH, DATA_CACHE, GRADE_COMMAND, GRADER_ENV_VAR, INSTALL_TOX, JOB_SUMMARY,
+                                  REPORT_PATH, RUN_TOX, TORCH_CPU_INDEX, WORKFLOW_COMMANDS, WORKFLOW_FILE, init_ci, shell)
+from tests.grader.sample_results import sample_grade_result
 from tests.grader.test_export_student import STUDENT_ANSWERS, student_install, write_submission
 
 SPEC = "hw2-grade-student @ git+https://github.com/eleg5491/hw2-grade-student@v1"
+SCHEMA = Path(__file__).resolve().parents[1] / "data" / "github-workflow.schema.json"
+
+
+def check_jsonschema(workflow: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMA), str(workflow)],
+                          capture_output=True, text=True, timeout=120)
 
 
 def _repo(tmp_path: Path, remote: str | None = "git@github.com:alice/my-hw2.git") -> Path:
@@ -49,17 +60,107 @@ def test_workflow_is_valid_yaml_with_the_expected_steps(tmp_path):
     assert uses[:2] == ["actions/checkout", "actions/setup-python"]
     assert steps[1]["with"]["python-version"] == "3.11"
     runs = [s["run"] for s in steps if "run" in s]
-    assert runs[:2] == [shell(c) for c in WORKFLOW_COMMANDS] == ["python -m pip install tox", "tox -e grade"]
+    commands = [r for r in runs if r in {shell(c) for c in WORKFLOW_COMMANDS}]
+    assert commands == [shell(c) for c in WORKFLOW_COMMANDS] == ["python -m pip install tox", "tox -e grade"]
     grade = next(s for s in steps if s.get("run") == shell(RUN_TOX))
-    assert grade["env"] == {GRADER_ENV_VAR: SPEC}
+    assert grade["env"] == {GRADER_ENV_VAR: SPEC, "PIP_EXTRA_INDEX_URL": TORCH_CPU_INDEX}
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["with"]["path"] == REPORT_PATH == "out/report.html" and upload["if"] == "always()"
+    assert upload["with"]["path"] == "out/" and REPORT_PATH.startswith("out/") and upload["if"] == "${{ !cancelled() }}"
     publish = steps[-1]
     assert BADGE_PATH in publish["run"] and "HEAD:badges" in publish["run"]
     assert publish["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
     assert [s.get("run") for s in steps].index(shell(RUN_TOX)) < steps.index(upload) < steps.index(publish)
-    for script in runs:  # every run script is valid bash
-        subprocess.run(["bash", "-n", "-c", script], check=True)
+    for step in steps:  # every run script is valid bash, or valid Python for a `shell: python` step
+        if step.get("shell") == "python":
+            compile(step["run"], step["name"], "exec")
+        elif "run" in step:
+            subprocess.run(["bash", "-n", "-c", step["run"]], check=True)
+
+
+@pytest.mark.parametrize("badge_branch", [True, False])
+def test_workflow_passes_the_github_workflow_schema(tmp_path, badge_branch):
+    repo = _repo(tmp_path)
+    init_ci(repo, SPEC, badge_branch=badge_branch)
+    checked = check_jsonschema(repo / WORKFLOW_FILE)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "ok -- validation done" in checked.stdout
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
+    """The validator is not a rubber stamp: a job without runs-on, or a step with both uses and run, fails."""
+    for breakage in ("no runs-on", "uses and run"):
+        wf = ci_init.workflow(SPEC)
+        if breakage == "no runs-on":
+            del wf["jobs"]["grade"]["runs-on"]
+        else:
+            wf["jobs"]["grade"]["steps"][0]["run"] = "true"
+        path = tmp_path / f"{breakage.replace(' ', '-')}.yml"
+        path.write_text(yaml.safe_dump(wf, sort_keys=False))
+        checked = check_jsonschema(path)
+        assert checked.returncode == 1 and "Schema validation errors" in checked.stdout + checked.stderr, breakage
+
+
+def test_ci_installs_cpu_torch_caches_pip_and_cifar10_and_sandboxes_with_bubblewrap(tmp_path):
+    repo = _repo(tmp_path)
+    init_ci(repo, SPEC)
+    steps = _steps(repo)
+    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["cache"] == "pip" and (repo / setup["with"]["cache-dependency-path"]).is_file()
+    cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"] == DATA_CACHE == "~/.cache/hw2-grade"
+    grade = next(s for s in steps if s.get("run") == shell(RUN_TOX))
+    assert grade["env"]["PIP_EXTRA_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(repo / "tox.ini")
+    assert "PIP_EXTRA_INDEX_URL" in ini["testenv:grade"]["pass_env"].split()  # tox hands the index on to pip
+    sandbox = next(s for s in steps if "bubblewrap" in s.get("run", ""))
+    assert "apt-get install" in sandbox["run"] and "bwrap " in sandbox["run"]
+    assert steps.index(sandbox) < steps.index(grade)
+
+
+def test_the_badge_is_published_only_after_a_complete_grade(tmp_path):
+    repo = _repo(tmp_path)
+    init_ci(repo, SPEC)
+    steps = _steps(repo)
+    publish = next(s for s in steps if "HEAD:badges" in s.get("run", ""))
+    grade = next(s for s in steps if s.get("run") == shell(RUN_TOX))
+    assert steps.index(grade) < steps.index(publish)
+    # success(): not after a failed or cancelled grade (a cancelled run skips it); never always()
+    assert publish["if"] == "success() && github.event_name == 'push'" and "always" not in publish["if"]
+    assert publish["continue-on-error"] is True  # a token that may not push leaves the grade green
+
+
+def test_private_repositories_get_a_summary_and_artifact_without_the_badges_branch(tmp_path):
+    repo = _repo(tmp_path)
+    init_ci(repo, SPEC, badge_branch=False)
+    wf = yaml.safe_load((repo / WORKFLOW_FILE).read_text())
+    steps = wf["jobs"]["grade"]["steps"]
+    assert not any("HEAD:badges" in s.get("run", "") for s in steps)
+    assert wf["permissions"] == {"contents": "read"}
+    summary = next(s for s in steps if s.get("shell") == "python")
+    assert summary["run"] == JOB_SUMMARY and summary["if"] == "success()"
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "out/"  # report.html, results.json and badge.svg
+    readme = (repo / "README.md").read_text()
+    assert "https://github.com/alice/my-hw2/actions/workflows/hw2-grade.yml/badge.svg" in readme
+    assert "raw.githubusercontent.com" not in readme
+
+
+def test_the_job_summary_shows_the_score_and_every_item(tmp_path):
+    result = sample_grade_result()
+    (tmp_path / "out").mkdir()
+    gradescope = render_gradescope(result)
+    gradescope["tests"][0]["name"] = "a | pipe"  # would split a Markdown table cell
+    (tmp_path / "out" / "results.json").write_text(json.dumps(gradescope))
+    summary = tmp_path / "summary.md"
+    p = subprocess.run([sys.executable, "-c", JOB_SUMMARY], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
+    assert p.returncode == 0, p.stderr
+    text = summary.read_text()
+    assert "70.0 / 85 automatic points" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == len(gradescope["tests"]) and all(line.count(" | ") == 2 for line in rows)
+    assert "a \\| pipe" in text
 
 
 def test_tox_ini_grade_environment_runs_exactly_the_grade_command(tmp_path):
@@ -123,7 +224,7 @@ def test_the_workflow_commands_grade_the_repository_and_publish_the_badge(tmp_pa
     write_submission(repo, STUDENT_ANSWERS)
     init_ci(repo, str(installed.tree))
     steps = _steps(repo)
-    assert [s["run"] for s in steps if "run" in s][:2] == [shell(INSTALL_TOX), shell(RUN_TOX)]
+    assert [s["run"] for s in steps if s.get("run") in (shell(INSTALL_TOX), shell(RUN_TOX))] == [shell(INSTALL_TOX), shell(RUN_TOX)]
     ini = configparser.ConfigParser(interpolation=None)
     ini.read(repo / "tox.ini")
     command = ini["testenv:grade"]["commands"].split()
@@ -138,6 +239,10 @@ def test_the_workflow_commands_grade_the_repository_and_publish_the_badge(tmp_pa
         assert "without NaN" in scored[number]["output"]
     assert scored["5.4.3"]["score"] == scored["5.4.3"]["max_score"], scored["5.4.3"]["output"]
     assert (repo / REPORT_PATH).exists() and (repo / BADGE_PATH).exists()
+    summary = tmp_path / "summary.md"  # the job summary step, on this real grade
+    p = subprocess.run([sys.executable, "-c", JOB_SUMMARY], cwd=repo, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
+    assert p.returncode == 0 and "| 5.1.3 |" in summary.read_text(), p.stderr
 
     bare = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
