@@ -4,6 +4,7 @@ Nothing here is global: a grade without a listener sends nowhere, and a batch pa
 progress bar, grader.batch.progress)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,7 +36,11 @@ class TerminalProgress:
     removed when the grade ends, leaving the terminal to the summary."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.console = Console(file=stream or sys.stderr, highlight=False)
+        # The rubric runs under pytest, whose capture points file descriptor 2 elsewhere while each judge runs:
+        # the line is written to a duplicate of the terminal's descriptor, taken now, which that does not move.
+        self._own = stream is None
+        self.stream = stream or open(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8", errors="replace")
+        self.console = Console(file=self.stream, highlight=False)
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
         self.item = ""
@@ -60,3 +65,5 @@ class TerminalProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+        if self._own:
+            self.stream.close()

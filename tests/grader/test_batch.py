@@ -451,6 +451,10 @@ def test_index_is_self_contained_links_reports_and_escapes_student_text(class_ru
     assert UNSAFE_PATH not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert EVIL_MESSAGE not in html and "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in html
     assert "5.2.1" in html and "init_weights variance" in html
+    # the instructor's page of reference checks, once beside index.html; every report links to it in one line
+    assert (out / "reference.html").is_file() and '<a href="reference.html">' in html
+    report = (out / "ok-seq" / "report.html").read_text(encoding="utf-8")
+    assert '<a href="../reference.html">' in report and 'id="reference-verified"' not in report
 
 
 def test_index_escapes_messages_and_counts_pass_rates(tmp_path):

@@ -58,6 +58,7 @@ def test_empty_folder_is_graded_with_zero_and_a_message(tmp_path):
     (tmp_path / "empty").mkdir()
     p = hw2_grade(str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--only", "5.1.1,5.1.2,4.1")
     assert p.returncode == 0, p.stderr
+    assert p.stderr == ""  # stderr is a pipe, not a terminal: no progress line
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["score"] == 0
     outputs = {t["number"]: t["output"] for t in results["tests"]}
@@ -98,3 +99,103 @@ def test_reference_earns_every_automatic_point_and_its_report_renders(tmp_path):
         import shutil
 
         shutil.copy(png, Path(os.environ["HW2_SCREENSHOT_DIR"]) / "reference-report.png")
+
+
+# --- what a user sees on the command line ------------------------------------------------------------------
+
+def _one_line_error(p: subprocess.CompletedProcess) -> str:
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    _no_traceback(p)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 200, p.stderr
+    return lines[0]
+
+
+def test_unknown_command_names_the_commands(tmp_path):
+    line = _one_line_error(hw2_grade("grdae", "--out", str(tmp_path)))
+    assert line.startswith("hw2-grade: error: unknown command: grdae (commands: calibrate, batch, export-student, ")
+    assert "unrecognized arguments" not in line
+
+
+@pytest.mark.parametrize("argv", [
+    ["SUB", "--out", "OUT", "--bogus"],  # argparse's "unrecognized arguments", with its usage block
+    ["SUB"],  # a required option missing
+    ["batch", "ROSTER", "--out", "OUT", "--jobs", "0"],
+    ["batch", "--out", "OUT"],
+    ["init-ci", "OUT/nowhere"],
+    ["calibrate", "--seeds", "8"],  # --out is required: calibrate never writes into the package by default
+    ["verify-reference"],
+])
+def test_every_command_line_error_is_one_line_under_200_characters(argv, tmp_path, capsys):
+    """In the process, as `hw2-grade` calls it (main(argv)): argparse exits, our checks return 2."""
+    from grader.cli import main
+
+    (tmp_path / "roster.csv").write_text("student_id,path\nalice,alice\n")
+    argv = [a.replace("SUB", str(tmp_path)).replace("ROSTER", str(tmp_path / "roster.csv"))
+            .replace("OUT", str(tmp_path / "out")) for a in argv]
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and len(err[0]) <= 200 and ": error: " in err[0], err
+
+
+def test_corrupt_data_file_is_named_and_going_online_is_not_suggested(tmp_path):
+    bad = tmp_path / "cifar.zip"
+    bad.write_bytes(b"this is not a zip file")
+    line = _one_line_error(hw2_grade(str(tmp_path), "--out", str(tmp_path / "out"), "--only", "5.1.3", "--data", str(bad)))
+    assert str(bad) in line and "not usable" in line
+    assert "online" not in line and "internet" not in line and "download" not in line
+
+
+@pytest.mark.slow
+def test_a_single_grade_shows_item_phase_and_time_on_a_terminal_unless_quiet(tmp_path):
+    """Under a pseudo-terminal the grade shows a live line (item, phase, elapsed h:mm:ss), also while pytest
+    runs the judges (its capture moves file descriptor 2); with --quiet it shows nothing. (Not on a terminal:
+    test_empty_folder_is_graded_with_zero_and_a_message.) Two grades of two quick items: about 30 s."""
+    import pty
+    import re
+    import select
+    import shutil
+
+    from tests.corpus.attacks import BASE
+
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    shutil.copy(BASE, folder / "submission.py")
+
+    def run(*extra: str, tty: bool) -> tuple[str, str]:
+        args = [sys.executable, "-m", "grader.cli", str(folder), "--out", str(tmp_path / "out"), "--only", "5.1.1,5.1.2",
+                "--no-verify", *extra]
+        if not tty:
+            p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+            assert p.returncode == 0, p.stderr
+            return p.stdout, p.stderr
+        master, slave = pty.openpty()
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "COLUMNS": "160"})
+        os.close(slave)
+        seen = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif p.poll() is not None:
+                break
+        os.close(master)
+        out = p.stdout.read().decode()
+        assert p.wait(timeout=300) == 0
+        return out, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode("utf-8", "replace"))
+
+    _, shown = run(tty=True)
+    assert "5.1.1 Net architecture" in shown and "5.1.2" in shown  # the items, as they are judged
+    assert "quick checks of the code in a sandbox" in shown  # the phase
+    assert re.search(r"\d:\d\d:\d\d", shown)  # elapsed time
+    out, quiet = run("--quiet", tty=True)
+    assert quiet == "" and "5.1.2" in out and out.rstrip().endswith("report.html")  # the summary only
