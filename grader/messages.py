@@ -1,18 +1,16 @@
-"""How every `hw2-grade` command talks to its user: errors are one line under MESSAGE_CHARS, prefixed with the
-command (argparse's usage block and "unrecognized arguments" included), and counts read right ("1 student")."""
+"""How every `hw2-grade` command talks to its user: an error is one line prefixed with the command (argparse's
+usage block and "unrecognized arguments" included), and counts read right ("1 student"). The messages are
+written short (under about 200 characters but for the paths they name); nothing here cuts them, since any
+cut could drop the part that says what to do."""
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import NoReturn
 
-MESSAGE_CHARS = 200  # an error line longer than this is cut (paths in it can be long: keep the start)
-
-
-def one_line(message: str, limit: int = MESSAGE_CHARS) -> str:
-    """The message on one line, at most `limit` characters (cut with "…")."""
-    text = " ".join(str(message).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def one_line(message: str) -> str:
+    """The message on one line (a multi-line exception text joined with spaces)."""
+    return " ".join(str(message).split())
 
 
 def fail(message: str, prog: str = "hw2-grade", status: int = 2) -> int:
