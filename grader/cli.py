@@ -35,7 +35,7 @@ def _grade_parser() -> ArgumentParser:
     p.add_argument("--data", help="CIFAR-10: image-folder directory or zip, or cifar-10-batches-py (default: $HW2_CIFAR10)")
     p.add_argument("--seed", type=int, default=GradeOptions.seed,
                    help="seed of the inputs, training runs and test-image perturbation")
-    p.add_argument("--no-verify", action="store_true", help="skip the reference proofs in the report")
+    p.add_argument("--no-verify", action="store_true", help="skip the reference self-checks (one line in the report)")
     p.add_argument("--edition", choices=EDITIONS, default=None,
                    help="which rubric runs (default: this installation's edition)")
     p.add_argument("--quiet", action="store_true", help="no progress line while grading (there is none when the "

@@ -24,6 +24,6 @@ class GradeOptions:
     seed: int = 0  # seeds the probe inputs, the training runs and the test-image perturbation
     limits: Limits = field(default_factory=Limits)  # per child phase
     threads: int = 2  # torch threads in each child, and in the grader while it trains
-    verify_reference: bool = True  # run the reference proofs for the report's "reference verified" section
+    verify_reference: bool = True  # the reference's self-checks (cached), summarised in one line of the report
     allow_bwrap: bool = True  # use bubblewrap where installed
     edition: str = field(default_factory=installed_edition)  # "student" in an exported student edition

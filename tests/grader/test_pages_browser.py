@@ -148,7 +148,11 @@ def test_on_a_phone_the_report_items_are_stacked_cards_with_their_column_names(b
 
 def test_on_a_phone_the_class_page_students_are_stacked_cards(browser, pages, tmp_path):
     page, _ = _open(browser, pages["index"], 400, tmp_path, "index-cards")
-    assert _display(page, "#students thead") == "none" and _display(page, "#students tbody tr") == "block"
+    assert _display(page, "#students thead") == "none"
+    box = "el => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.width]; }"
+    card, student, status = (page.eval_on_selector(f"#students tbody tr:nth-child(2) {cell}".strip(), box)
+                             for cell in ("", "td.id", "td:nth-child(2)"))
+    assert status[1] > student[1] and student[2] > 0.85 * card[2]  # the id heads the card, the status below it
     assert page.eval_on_selector("#students", "el => el.textContent").count("failed to load") == 1
     page.close()
 

@@ -15,7 +15,7 @@ from grader.results.plots import (PASS_MARK_COLOUR, PIXEL_SCALE, _accuracy_limit
 from grader.results.html import FREE_TEXT_CHARS, TRUNCATED, render_html
 from grader.results.model import AccuracyRow, Curve
 from tests.grader.html_tools import parse, tags_in, text_of
-from tests.grader.sample_results import sample_curves, sample_first_conv, sample_grade_result
+from tests.grader.sample_results import sample_curves, sample_grade_result
 
 XSS = "<script>alert(1)</script>"
 
