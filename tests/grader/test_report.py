@@ -296,7 +296,7 @@ def test_filter_tiles_are_labelled_with_their_index():
     """Labels are text: drawing them adds dark pixels above every tile of the block, absent without labels."""
     img = _image(filters_png(_red_filters()[:4]))  # two rows of two tiles
     red_rows = np.nonzero(_pure_mask(img, (255, 0, 0)).any(axis=1))[0]
-    above = img[max(0, red_rows[0] - 22 * PIXEL_SCALE):red_rows[0] - 2]
+    above = img[max(0, red_rows[0] - 22 * PIXEL_SCALE):red_rows[0] - 4 * PIXEL_SCALE]  # clear of the frame
     dark_columns = np.nonzero((above.max(axis=2) < 120).any(axis=0))[0]
     tile_columns = np.nonzero(_pure_mask(img, (255, 0, 0)).any(axis=0))[0]
     groups = np.split(tile_columns, np.nonzero(np.diff(tile_columns) > 1)[0] + 1)
