@@ -25,6 +25,8 @@ class Origin:
 
 def _read(path: Path) -> str:
     try:
+        if not path.is_file():  # a FIFO would block the grader, a device never end
+            return ""
         with path.open("rb") as f:
             return f.read(GIT_TEXT_BYTES).decode("utf-8", "replace")
     except OSError:

@@ -2,10 +2,11 @@
 real git checkouts without running git in them."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
-from grader.evidence.origin import origin_of
+from grader.evidence.origin import Origin, origin_of
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
 
@@ -54,3 +55,8 @@ def test_a_hostile_git_folder_gives_no_commit_and_runs_nothing(tmp_path):
     (repo / ".git" / "config").write_text('[core]\n\tfsmonitor = "touch PWNED"\n[remote "origin"]\n\turl = ' + "x" * 10**6)
     assert origin_of(repo).commit == "" and origin_of(repo).name == "mallory"
     assert not (repo / "PWNED").exists() and not Path("PWNED").exists()
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / ".git" / "config").unlink()
+    os.mkfifo(repo / ".git" / "config")  # reading it would wait forever for a writer
+    (repo / ".git" / "refs" / "heads" / "main").symlink_to("/dev/zero")
+    assert origin_of(repo) == Origin("mallory", "")  # returns at all: neither file is read
