@@ -15,11 +15,13 @@ from grader.results.model import GradeResult
 from grader.results.write import write_outputs
 from grader.rubric.items import RUBRIC, SelectionError
 
-# command -> the module whose main(argv) runs it. Imported on use: the instructor's commands need
-# solutions/, which the student edition lacks, and each pulls in its own dependencies.
+# command -> "module" whose main(argv) runs it, or "module:function". Imported on use: the instructor's commands
+# need solutions/, which the student edition lacks, and each pulls in its own dependencies.
 COMMANDS = {"calibrate": "grader.tools.calibrate", "batch": "grader.batch.cli", "export-student": "grader.tools.export_student",
-            "init-ci": "grader.tools.ci_init", "bench": "grader.tools.bench"}
-INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student")
+            "init-ci": "grader.tools.ci_init", "bench": "grader.tools.bench", "finalize": "grader.batch.cli:finalize_main",
+            "gradescope-package": "grader.tools.gradescope_package:main",
+            "gradescope-run": "grader.tools.gradescope_package:run_main"}
+INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student", "gradescope-package")
 
 
 def _grade_parser() -> argparse.ArgumentParser:
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         command, rest = argv[0], argv[1:]
         if command in INSTRUCTOR_COMMANDS and installed_edition() == "student":
             return fail(f"`hw2-grade {command}` needs the reference solutions: the instructor's edition only")
-        return importlib.import_module(COMMANDS[command]).main(rest)
+        module, _, function = COMMANDS[command].partition(":")
+        return getattr(importlib.import_module(module), function or "main")(rest)
     return grade_main(argv)
 
 
