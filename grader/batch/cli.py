@@ -119,7 +119,7 @@ def finalize_main(argv: list[str]) -> int:
     if (args.deadline is None) != (args.late_penalty is None):
         return _fail("--deadline and --late-penalty go together", "finalize")
     try:
-        late = make_policy(args.deadline, args.late_penalty) if args.deadline else None
+        late = make_policy(deadline=args.deadline, percent_per_day=args.late_penalty) if args.deadline else None
         summary = finalize(FinalizeConfig(out=args.out, manual=args.manual, late=late, assignment=args.assignment,
                                           canvas_assignment_id=args.canvas_assignment_id))
     except (FinalizeError, LatePolicyError) as e:

@@ -206,10 +206,10 @@ def run_main(argv: list[str]) -> int:
         selected = RUBRIC.select(args.only)
         options = GradescopeOptions(output_format=args.format, visibility=args.visibility,
                                     item_visibility=_visibility_pairs(args.item_visibility), leaderboard=args.leaderboard)
-        result = grade(submission, GradeOptions(selected=selected, seed=args.seed, verify_reference=False))
+        result = grade(submission, options=GradeOptions(selected=selected, seed=args.seed, verify_reference=False))
     except (SelectionError, ValueError, DataError) as e:
         return _fail("gradescope-run", str(e))
     result.submission = "submission"
-    write_outputs(result, results, options)
+    write_outputs(result, out_dir=results, gradescope=options)
     print(f"{result.score:g} points; results: {results / 'results.json'}")
     return 0

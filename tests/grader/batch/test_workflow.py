@@ -8,7 +8,7 @@ The class: a correct submission (a git repository), a buggy one (loss summed ove
 late), one with a syntax error, and one without answers.toml. Graded with `--only` items that need no training
 (2.1, 5.1.2, 5.2.1 automatic: 16 points; 2.2, 5.1.4, 5.2.3 by hand: 15 points): the point here is the
 workflow, and training is covered by tests/grader/test_grade.py. Measured on this project's 2-core machine
-under the load of other sessions: about 40 s, most of it the four grades."""
+while other sessions loaded it: 27 s at load average 5, 37-48 s at 7-8, most of it the four grades."""
 from __future__ import annotations
 
 import csv
