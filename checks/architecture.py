@@ -3,7 +3,8 @@ reference's, in two ways:
 
 - `describe_differences`: the structural defects a human grader would name ("second conv uses padding 2;
   the handout says none", "no ReLU after FC 120", "average pooling where max pooling is specified",
-  "BatchNorm after the last FC"). Used for feedback only.
+  "BatchNorm after the last FC"). Used for feedback only; `diagnose_differences` gives each its diagnosis
+  code (checks.diagnoses) as well.
 - `map_parameters`: which of the student's tensors plays the role of each reference tensor, by the order
   in which the forward pass uses them; the grader copies them into the reference network and compares
   outputs, which is what decides the item (functional equivalence, not names).
@@ -59,75 +60,89 @@ def _ordinal(n: int) -> str:
     return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"#{n}")
 
 
-def _conv_defects(name: str, s: dict, r: dict) -> list[str]:
+def _conv_defects(name: str, s: dict, r: dict) -> list[tuple[str, str]]:
     out = []
     if s["out"] != r["out"]:
-        out.append(f"{name} has {s['out']} output channels; the handout says {r['out']}")
+        out.append(("arch.conv_channels", f"{name} has {s['out']} output channels; the handout says {r['out']}"))
     if s["kernel"] != r["kernel"]:
-        out.append(f"{name} uses a {'x'.join(map(str, s['kernel']))} kernel; the handout says {'x'.join(map(str, r['kernel']))}")
+        out.append(("arch.conv_kernel", f"{name} uses a {'x'.join(map(str, s['kernel']))} kernel; the handout says "
+                                        f"{'x'.join(map(str, r['kernel']))}"))
     if s["stride"] != r["stride"]:
-        out.append(f"{name} uses stride {s['stride'][0] if len(set(s['stride'])) == 1 else s['stride']}; the handout says {r['stride'][0]}")
+        out.append(("arch.conv_stride", f"{name} uses stride {s['stride'][0] if len(set(s['stride'])) == 1 else s['stride']}; "
+                                        f"the handout says {r['stride'][0]}"))
     if s["padding"] != r["padding"]:
         pad = s["padding"][0] if len(set(s["padding"])) == 1 else s["padding"]
-        out.append(f"{name} uses padding {pad}; the handout says none")
+        out.append(("arch.conv_padding", f"{name} uses padding {pad}; the handout says none"))
     if s.get("dilation", [1, 1]) != r.get("dilation", [1, 1]) or s.get("groups", 1) != r.get("groups", 1):
-        out.append(f"{name} uses dilation {s.get('dilation')} / groups {s.get('groups')}; the handout uses a plain convolution")
+        out.append(("arch.conv_dilation", f"{name} uses dilation {s.get('dilation')} / groups {s.get('groups')}; the handout "
+                                          f"uses a plain convolution"))
     return out
 
 
-def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[str]:
+def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[tuple[str, str]]:
     """Defects in what follows a layer. Order within the block is not judged: ReLU and max pooling commute."""
     out = []
     sops, rops = list(s.after_ops), list(r.after_ops)
     if "batch_norm" in sops and "batch_norm" not in rops:
-        out.append(f"BatchNorm after {name}" + ("; the handout puts none after the last FC" if is_last else "; this network has none"))
+        out.append(("arch.extra_batchnorm", f"BatchNorm after {name}" + ("; the handout puts none after the last FC"
+                                                                          if is_last else "; this network has none")))
     if "batch_norm" in rops and "batch_norm" not in sops:
-        out.append(f"no BatchNorm after {name}")
+        out.append(("arch.missing_batchnorm", f"no BatchNorm after {name}"))
     if "relu" in rops and "relu" not in sops:
         other = [e.get("name") for e in s.after if e["op"] == "activation"]
-        out.append(f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else ""))
+        out.append(("arch.missing_relu", f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else "")))
     if "relu" in sops and "relu" not in rops:
-        out.append(f"a ReLU after {name}" + ("; the logits must not pass through an activation" if is_last else "; the handout has none there"))
+        out.append(("arch.relu_on_logits" if is_last else "arch.extra_relu", f"a ReLU after {name}" + (
+            "; the logits must not pass through an activation" if is_last else "; the handout has none there")))
     if sops.count("relu") > 1 and rops.count("relu") == 1:
-        out.append(f"ReLU applied {sops.count('relu')} times after {name}")
+        out.append(("arch.repeated_relu", f"ReLU applied {sops.count('relu')} times after {name}"))
     for e in s.after:
         if e["op"] == "activation" and "relu" in rops:
-            out.append(f"{e['name']} after {name} where the handout uses ReLU")
+            out.append(("arch.other_activation", f"{e['name']} after {name} where the handout uses ReLU"))
     if "max_pool" in rops and "max_pool" not in sops:
-        out.append(f"average pooling after {name} where max pooling is specified" if "avg_pool" in sops
-                   else f"no max pooling after {name}")
+        out.append(("arch.avg_pool", f"average pooling after {name} where max pooling is specified") if "avg_pool" in sops
+                   else ("arch.missing_pool", f"no max pooling after {name}"))
     elif "max_pool" in rops:
         sp = next(e for e in s.after if e["op"] == "max_pool")
         rp = next(e for e in r.after if e["op"] == "max_pool")
         if sp.get("kernel") != rp["kernel"] or sp.get("stride") != rp["stride"]:
-            out.append(f"max pooling after {name} uses kernel {sp.get('kernel')} stride {sp.get('stride')}; "
-                       f"the handout says kernel {rp['kernel'][0]}, stride {rp['stride'][0]}")
+            out.append(("arch.pool_size", f"max pooling after {name} uses kernel {sp.get('kernel')} stride "
+                                          f"{sp.get('stride')}; the handout says kernel {rp['kernel'][0]}, stride "
+                                          f"{rp['stride'][0]}"))
     if "max_pool" not in rops and ("max_pool" in sops or "avg_pool" in sops):
-        out.append(f"pooling after {name}; the handout pools only after the convolutions")
+        out.append(("arch.extra_pool", f"pooling after {name}; the handout pools only after the convolutions"))
     if "softmax" in sops:
-        out.append(f"{'log-' if any(e.get('log') for e in s.after if e['op'] == 'softmax') else ''}softmax applied in "
-                   f"forward after {name}; Net must return the raw logits (the loss applies the softmax)")
+        out.append(("arch.softmax_in_forward", f"{'log-' if any(e.get('log') for e in s.after if e['op'] == 'softmax') else ''}"
+                                               f"softmax applied in forward after {name}; Net must return the raw logits "
+                                               f"(the loss applies the softmax)"))
     return out
 
 
 def describe_differences(student: list[dict], reference: list[dict]) -> list[str]:
     """Structural defects of the student's forward pass relative to the reference, in forward order."""
+    return [text for _, text in diagnose_differences(student, reference)]
+
+
+def diagnose_differences(student: list[dict], reference: list[dict]) -> list[tuple[str, str]]:
+    """(diagnosis code, defect as the feedback names it) for each structural defect, in forward order."""
     s_head, s_blocks = blocks(student)
     _, r_blocks = blocks(reference)
-    defects: list[str] = []
+    defects: list[tuple[str, str]] = []
     if any(e["op"] not in IGNORED for e in s_head):
-        defects.append(f"operations before the first conv: {', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}")
+        defects.append(("arch.ops_before_conv", f"operations before the first conv: "
+                                                f"{', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}"))
     s_kinds = [b.layer["op"] for b in s_blocks]
     r_kinds = [b.layer["op"] for b in r_blocks]
     if s_kinds != r_kinds:
         n_sc, n_rc = s_kinds.count("conv"), r_kinds.count("conv")
         n_sl, n_rl = s_kinds.count("linear"), r_kinds.count("linear")
         if n_sc != n_rc:
-            defects.append(f"{n_sc} convolution layers; the handout has {n_rc}")
+            defects.append(("arch.conv_count", f"{n_sc} convolution layers; the handout has {n_rc}"))
         if n_sl != n_rl:
-            defects.append(f"{n_sl} fully connected layers; the handout has {n_rl} (FC {', FC '.join(str(b.layer['out']) for b in r_blocks if b.layer['op'] == 'linear')})")
+            fcs = ", FC ".join(str(b.layer["out"]) for b in r_blocks if b.layer["op"] == "linear")
+            defects.append(("arch.fc_count", f"{n_sl} fully connected layers; the handout has {n_rl} (FC {fcs})"))
         if n_sc == n_rc and n_sl == n_rl:
-            defects.append("the layers run in a different order: " + " -> ".join(s_kinds))
+            defects.append(("arch.layer_order", "the layers run in a different order: " + " -> ".join(s_kinds)))
         return defects
     names = layer_names(r_blocks)
     for i, (s, r) in enumerate(zip(s_blocks, r_blocks)):
@@ -135,9 +150,9 @@ def describe_differences(student: list[dict], reference: list[dict]) -> list[str
         if r.layer["op"] == "conv":
             defects += _conv_defects(f"the {_ordinal(i + 1)} conv" if i else "the first conv", s.layer, r.layer)
         elif s.layer["out"] != r.layer["out"]:
-            defects.append(f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}")
+            defects.append(("arch.fc_outputs", f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}"))
         elif s.layer["in"] != r.layer["in"]:
-            defects.append(f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}")
+            defects.append(("arch.fc_inputs", f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}"))
         defects += _after_defects(name, s, r, is_last=i == len(r_blocks) - 1)
     return defects
 

@@ -397,28 +397,29 @@ def _diagnose_key(
     reference: list[Params],
     variants: dict[str, list[Params]],
     instances: Sequence[Instance] | None,
-) -> str:
-    """'' if the gradient is right on every instance, else the reason it is wrong."""
+) -> tuple[str, tuple[str, ...]]:
+    """('', ()) if the gradient is right on every instance, else the reason it is wrong and the diagnosis codes
+    (checks.diagnoses) of the known mistakes it matches."""
     wants = [r[key] for r in reference]
     problems: dict[str, list[int]] = {}
     for i, e in enumerate(entries):
         if e.value is None:
             problems.setdefault(e.problem, []).append(i)
     if problems:
-        return "unusable: " + "; ".join(f"{p} on {_instances_named(ii, len(entries))}" for p, ii in problems.items())
+        return "unusable: " + "; ".join(f"{p} on {_instances_named(ii, len(entries))}" for p, ii in problems.items()), ()
     if any(e.transposed for e in entries):
         if all(e.transposed and _rel_error(e.value.T, w) <= REL_TOL for e, w in zip(entries, wants)):
             return (
                 f"off by a transpose: submitted shape {entries[0].value.shape} holds (dL/d{key})^T, "
                 f"the contract is shape {wants[0].shape}"
-            )
-        return f"shape {entries[0].value.shape} is the transpose of the contract's {wants[0].shape}, and wrong values"
+            ), ("bptt.transposed",)
+        return f"shape {entries[0].value.shape} is the transpose of the contract's {wants[0].shape}, and wrong values", ()
     errors = [_rel_error(e.value, w) for e, w in zip(entries, wants)]
     if max(errors) <= REL_TOL:
-        return ""
+        return "", ()
 
     matches = [
-        v.message
+        (v.message, f"bptt.{v.name}")
         for v in VARIANTS
         if v.name in variants
         and any(_rel_error(var[key], w) > REL_TOL for var, w in zip(variants[v.name], wants))
@@ -427,18 +428,18 @@ def _diagnose_key(
     if wants[0].ndim == 2 and wants[0].shape[0] == wants[0].shape[1]:
         square_t = all(_rel_error(e.value, w.T) <= REL_TOL for e, w in zip(entries, wants))
         if square_t and any(_rel_error(w.T, w) > REL_TOL for w in wants):
-            matches.append(f"off by a transpose: holds (dL/d{key})^T")
+            matches.append((f"off by a transpose: holds (dL/d{key})^T", "bptt.transposed"))
     if matches:
-        return "; or ".join(dict.fromkeys(matches))
+        return "; or ".join(dict.fromkeys(m for m, _ in matches)), tuple(dict.fromkeys(c for _, c in matches))
 
     factors = [float(np.vdot(e.value, w) / np.vdot(w, w)) if np.vdot(w, w) > 0 else 0.0 for e, w in zip(entries, wants)]
     if all(_rel_error(e.value, c * w) <= REL_TOL for e, w, c in zip(entries, wants, factors)):
         if all(abs(c) <= 1e-12 for c in factors):
-            return "all zeros"
+            return "all zeros", ("bptt.zeros",)
         if all(abs(c + 1) <= 1e-6 for c in factors):
-            return "sign error (gradient has the opposite sign)"
+            return "sign error (gradient has the opposite sign)", ("bptt.opposite_sign",)
         shown = ", ".join(f"{c:.4g}" for c in factors[:4])
-        return f"right direction but scaled by a constant factor ({shown} on the instances)"
+        return f"right direction but scaled by a constant factor ({shown} on the instances)", ("bptt.scaled",)
 
     worst = int(np.argmax(errors))
     where = _describe_instance(worst, instances)
@@ -450,11 +451,11 @@ def _diagnose_key(
                 f"right for T=1 but wrong for longer sequences (relative error {errors[worst]:.2g} on {where}): "
                 f"the gradient carried back through time, W_hh^T delta_{{t+1}}, is missing or wrong; "
                 f"{DELTA_FORMULA}"
-            )
+            ), ("bptt.no_recursion",)
     return (
         f"relative error {errors[worst]:.2g} on {where} (tolerance {REL_TOL:.0e}), matching none of the "
         f"common mistakes checked; expected {FORMULAS[key]}"
-    )
+    ), ()
 
 
 def _judge(
@@ -484,12 +485,13 @@ def _judge(
     if missing:
         raise ValueError(f"reference gradients lack {missing}")
     diagnoses: dict[str, str] = {}
+    codes: dict[str, tuple[str, ...]] = {}
     for key in keys + context_keys:
         if all(key in r for r in reference):
             entries = [_entry(s, key, r[key]) for s, r in zip(submissions, reference)]
             if any(e.reshaped for e in entries):
                 notes.append(f"{key}: reshaped to the contract's shape {reference[0][key].shape} (same numbers)")
-            diagnoses[key] = _diagnose_key(key, entries, reference, variants, instances)
+            diagnoses[key], codes[key] = _diagnose_key(key, entries, reference, variants, instances)
 
     right = [k for k in keys if diagnoses[k] == ""]
     fraction = len(right) / len(keys)
@@ -505,7 +507,8 @@ def _judge(
     if any("delta" not in reason for reason, ks in groups.items() if set(ks) & set(RECURRENT_KEYS)):
         parts.append(f"expected {DELTA_FORMULA}")  # every recurrent gradient is built from delta_t
     summary = f"{len(right)}/{len(keys)} of {', '.join(keys)} right on all {len(reference)} instances"
-    return Verdict(fraction, f"{summary}. " + "; ".join(parts) + ".", tuple(notes))
+    found = tuple(dict.fromkeys(c for k in keys for c in codes[k]))  # scored keys only: context is not this item's
+    return Verdict(fraction, f"{summary}. " + "; ".join(parts) + ".", tuple(notes), diagnoses=found)
 
 
 def judge_output_layer(

@@ -12,6 +12,9 @@ class Verdict:
     # The measurement came from the student's own code and could not be verified: the item earns nothing
     # automatically, and `fraction` is what a human reviewer would award if they confirm it.
     review: bool = False
+    # Stable codes (checks.diagnoses.LABELS) of the known defects the feedback names, so that the class page
+    # can count them across students; the feedback text stays what the student reads.
+    diagnoses: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:

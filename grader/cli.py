@@ -19,11 +19,14 @@ from grader.results.model import GradeResult
 from grader.results.write import write_outputs
 from grader.rubric.items import RUBRIC, SelectionError
 
-# command -> the module whose main(argv) runs it. Imported on use: the instructor's commands need
-# solutions/, which the student edition lacks, and each pulls in its own dependencies.
+# command -> "module" whose main(argv) runs it, or "module:function". Imported on use: the instructor's commands
+# need solutions/, which the student edition lacks, and each pulls in its own dependencies.
 COMMANDS = {"calibrate": "grader.tools.calibrate", "batch": "grader.batch.cli", "export-student": "grader.tools.export_student",
-            "init-ci": "grader.tools.ci_init", "bench": "grader.tools.bench", "verify-reference": "grader.reference.page"}
-INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student", "verify-reference")
+            "init-ci": "grader.tools.ci_init", "bench": "grader.tools.bench", "verify-reference": "grader.reference.page",
+            "finalize": "grader.batch.cli:finalize_main", "gradescope-package": "grader.tools.gradescope_package:main",
+            "gradescope-run": "grader.tools.gradescope_package:run_main"}
+INSTRUCTOR_COMMANDS = ("calibrate", "bench", "export-student", "verify-reference", "gradescope-package")
+INTERNAL_COMMANDS = ("gradescope-run",)  # run by the Gradescope package's run_autograder, not by people
 
 
 def _grade_parser() -> ArgumentParser:
@@ -98,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         command, rest = argv[0], argv[1:]
         if command in INSTRUCTOR_COMMANDS and installed_edition() == "student":
             return fail(f"`hw2-grade {command}` needs the reference solutions: the instructor's edition only")
-        return importlib.import_module(COMMANDS[command]).main(rest)
+        module, _, function = COMMANDS[command].partition(":")
+        return getattr(importlib.import_module(module), function or "main")(rest)
     if argv and looks_like_command(argv[0]):
-        return fail(f"unknown command: {argv[0]} (commands: {', '.join(COMMANDS)}; to grade a folder, give its path, "
+        listed = ", ".join(c for c in COMMANDS if c not in INTERNAL_COMMANDS)
+        return fail(f"unknown command: {argv[0]} (commands: {listed}; to grade a folder, give its path, "
                     f"e.g. ./{argv[0]})")
     return grade_main(argv)
 

@@ -1,8 +1,11 @@
 """What a batch is asked to do (BatchConfig), and the error when it cannot start (BatchError)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader.batch.roster import RosterColumns
+from grader.batch.similarity import SimilarityConfig
 
 
 class BatchError(RuntimeError):
@@ -23,3 +26,5 @@ class BatchConfig:
     threads: int = 2  # torch threads per sandboxed child and per worker process
     clone_timeout_s: float = 600.0  # seconds one `git clone` + checkout may take
     scheduler_timeout_s: float = 30.0  # seconds to wait for the dask scheduler and its first worker
+    columns: RosterColumns = field(default_factory=RosterColumns)  # which roster columns hold id, path, commit
+    similarity: SimilarityConfig | None = field(default_factory=SimilarityConfig)  # None: no similarity check

@@ -52,6 +52,24 @@ def materialise(job: StudentJob) -> tuple[Path | None, str, str]:
     return dest, head.stdout.strip() if head.returncode == 0 else "", ""
 
 
+def commit_info(folder: Path) -> tuple[str, str]:
+    """(commit, committer date in ISO 8601) of HEAD when `folder` is the top of a git work tree, else ("", "").
+    The student's repository configuration is not trusted: no fsmonitor, hooks or pager can run."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PAGER": "cat"}
+    base = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-C", str(folder)]
+    try:
+        top = subprocess.run([*base, "rev-parse", "--show-toplevel"], capture_output=True, text=True, env=env,
+                             stdin=subprocess.DEVNULL, timeout=30)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != folder.resolve():
+            return "", ""  # not a repository, or a folder inside someone else's (the course's) repository
+        head = subprocess.run([*base, "log", "-1", "--format=%H %cI", "HEAD"], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "", ""
+    parts = head.stdout.split()
+    return (parts[0], parts[1]) if head.returncode == 0 and len(parts) == 2 else ("", "")
+
+
 def _git_message(stderr: str) -> str:
     """git's first fatal/error line (the following ones are generic advice), else its last line."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]

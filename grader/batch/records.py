@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader import __version__
+from grader.results.model import GradeResult
 from grader.results.write import write_atomic
 
 STATUSES = ("graded", "timed out", "failed to load", "worker died", "error")
@@ -54,6 +55,9 @@ class ItemScore:
     score: float | None  # None: manual (pending) or not scored
     max_score: float  # points
     status: str  # the item's status in the report (passed, partial, failed, pending, review)
+    diagnoses: tuple[str, ...] = ()  # codes of the known defects found (checks.diagnoses), for the class page
+    hand_graded: bool = False  # the score is a human grader's (`hw2-grade finalize`)
+    comment: str = ""  # the human grader's comment
 
 
 @dataclass(frozen=True)
@@ -63,20 +67,32 @@ class StudentRecord:
     student_id: str
     status: str  # one of STATUSES
     items: dict[str, ItemScore] = field(default_factory=dict)  # rubric number -> score
-    total: float | None = None  # automatic points earned, bonus included; None when not graded
-    max_score: float = 0.0  # automatic points available, bonus excluded
+    total: float | None = None  # points earned, bonus included (once finalized: with the hand-graded items, less
+    # the late penalty); None when not graded
+    max_score: float = 0.0  # points available of the items scored, bonus excluded
     pending_manual: float = 0.0  # points of the manual items, left to a human grader
     seconds: float = 0.0  # wall time of this student's grading (clone included)
     grader_version: str = ""
     path: str = ""  # roster path
     source: str = ""  # the URL, or the absolute path the roster path names
     commit: str = ""  # roster commit
-    resolved_commit: str = ""  # commit actually graded, for a cloned repository
+    resolved_commit: str = ""  # commit actually graded, for a cloned repository or a folder that is one
+    commit_time: str = ""  # committer date of the graded commit, ISO 8601 (set by the student: not proof of time)
     selected: tuple[str, ...] = ()
     seed: int = 0
     message: str = ""  # why it is not graded, or what to know about the grade
     run_id: str = ""
     finished_at: str = ""  # UTC, ISO 8601
+    # set by `hw2-grade finalize` (the human grader's scores merged): points given by hand, the late penalty
+    hand_total: float | None = None  # None until finalized
+    late_days: int = 0  # days (or part days) after the deadline
+    late_penalty: float = 0.0  # points taken off
+    late_note: str = ""  # how lateness was established, in words
+    finalized_at: str = ""  # UTC, ISO 8601
+
+    @property
+    def graded_commit(self) -> str:
+        return self.resolved_commit or self.commit
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -90,7 +106,8 @@ class StudentRecord:
         if not isinstance(data, dict) or data.get("format") != GRADE_FILE_FORMAT or data.get("status") not in STATUSES:
             raise ValueError("not a grade.json of this grader")
         data.pop("format")
-        data["items"] = {k: ItemScore(**v) for k, v in data.get("items", {}).items()}
+        data["items"] = {k: ItemScore(**{**v, "diagnoses": tuple(v.get("diagnoses", ()))})
+                         for k, v in data.get("items", {}).items()}
         data["selected"] = tuple(data.get("selected", ()))
         return cls(**data)
 
@@ -121,18 +138,32 @@ def record_failure(job: StudentJob, status: str, message: str) -> StudentRecord:
     return record
 
 
+def scores_of(result: GradeResult) -> dict:
+    """The StudentRecord fields that hold a grade's scores (the worker's, and finalize's after a merge)."""
+    items = {i.number: ItemScore(score=i.score, max_score=float(i.max_score), status=i.status, diagnoses=i.diagnoses,
+                                 hand_graded=i.hand_graded, comment=i.comment)
+             for i in result.items if i.status != "skipped"}
+    return {"items": items, "total": round(result.score, 4), "max_score": float(result.max_score),
+            "pending_manual": float(result.pending_manual)}
+
+
 def write_claim(student_dir: Path, state: str) -> None:
     write_atomic(student_dir / CLAIM_FILE, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "state": state,
                                                        "since": now()}) + "\n")
 
 
-def read_claim(student_dir: Path) -> dict:
-    """`.worker.json` of a student being graded: pid, host, state ("running" or "terminated"); {} if none."""
+def read_json_object(path: Path) -> dict:
+    """A JSON object the batch wrote; {} when the file is missing, unreadable or not an object."""
     try:
-        data = json.loads((student_dir / CLAIM_FILE).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def read_claim(student_dir: Path) -> dict:
+    """`.worker.json` of a student being graded: pid, host, state ("running" or "terminated"); {} if none."""
+    return read_json_object(student_dir / CLAIM_FILE)
 
 
 def clear_claim(student_dir: Path) -> None:

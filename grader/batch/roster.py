@@ -1,4 +1,7 @@
-"""The roster CSV (`student_id,path[,commit]`): reading and validating it, and what a roster path names."""
+"""The roster CSV: reading and validating it, and what a roster path names. It needs a student id column and a
+path column (a folder or a repository URL), may have a commit column, and keeps any other columns (name, email,
+SIS id, section, ...) for the gradebook and the LMS exports. The three columns' names are options
+(`RosterColumns`), so a GitHub Classroom or Canvas roster export is read as it is."""
 from __future__ import annotations
 
 import csv
@@ -19,10 +22,25 @@ class RosterError(ValueError):
 
 
 @dataclass(frozen=True)
+class RosterColumns:
+    """Which roster columns hold the student id, the submission and the commit (header names, compared
+    case-insensitively). GitHub Classroom's export: id `github_username`, path `student_repository_url`."""
+
+    id: str = "student_id"
+    path: str = "path"  # a folder (relative to the roster) or a git URL
+    commit: str = "commit"  # optional column
+
+
+@dataclass(frozen=True)
 class RosterEntry:
     student_id: str
     path: str  # as written in the roster: a folder, a git URL or a repository path
     commit: str = ""  # git commit (or ref) to check out; "" for the default branch / a plain folder
+    extra: tuple[tuple[str, str], ...] = ()  # the roster's other columns (header, value), in the roster's order
+
+    def column(self, name: str) -> str:
+        """The value of the extra column `name` (case-insensitive), "" when the roster has none."""
+        return next((v for k, v in self.extra if k.strip().lower() == name.strip().lower()), "")
 
 
 def validate_id(student_id: str) -> str:
@@ -38,7 +56,7 @@ def validate_id(student_id: str) -> str:
     return ""
 
 
-def read_roster(path: Path) -> list[RosterEntry]:
+def read_roster(path: Path, columns: RosterColumns = RosterColumns()) -> list[RosterEntry]:
     """The roster's rows, validated. Raises RosterError with a one-line message."""
     if not path.exists():
         raise RosterError(f"roster {path} does not exist")
@@ -50,20 +68,24 @@ def read_roster(path: Path) -> list[RosterEntry]:
         raise RosterError(f"roster {path} is not UTF-8 text") from None
     except OSError as e:
         raise RosterError(f"roster {path} cannot be read: {e.strerror}") from None
-    rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), start=1) if any(c.strip() for c in row)]
+    try:
+        rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), start=1) if any(c.strip() for c in row)]
+    except csv.Error as e:
+        raise RosterError(f"roster {path} is not a readable CSV file: {e}") from None
     if not rows:
-        raise RosterError(f"roster {path} is empty: the first line must be the header student_id,path[,commit]")
-    header = [c.strip().lower() for c in rows[0][1]]
-    if header not in (["student_id", "path"], ["student_id", "path", "commit"]):
-        raise RosterError(f"roster {path} line {rows[0][0]}: the header must be 'student_id,path' or "
-                          f"'student_id,path,commit', found {','.join(rows[0][1])!r}")
+        raise RosterError(f"roster {path} is empty: the first line must be the header "
+                          f"{columns.id},{columns.path}[,{columns.commit}]")
+    header = [c.strip() for c in rows[0][1]]
+    i_id, i_path, i_commit = _header_index(path, rows[0][0], header, columns)
+    required = max(i_id, i_path) + 1  # a shorter row lacks the id or the path; trailing fields may be left out
     entries: list[RosterEntry] = []
     seen: dict[str, int] = {}
     for n, row in rows[1:]:
-        if len(row) not in (2, len(header)):
+        if not required <= len(row) <= len(header):
             raise RosterError(f"roster {path} line {n}: expected {len(header)} fields ({','.join(header)}), found {len(row)}")
-        student_id, where = row[0].strip(), row[1].strip()
-        commit = row[2].strip() if len(row) > 2 else ""
+        row = [c.strip() for c in row] + [""] * (len(header) - len(row))
+        student_id, where = row[i_id], row[i_path]
+        commit = row[i_commit] if i_commit >= 0 else ""
         problem = validate_id(student_id)
         if problem:
             raise RosterError(f"roster {path} line {n}: student id {student_id!r} {problem}")
@@ -75,10 +97,31 @@ def read_roster(path: Path) -> list[RosterEntry]:
             raise RosterError(f"roster {path} line {n}: student {student_id!r} has no path")
         if commit.startswith("-") or any(c.isspace() for c in commit):
             raise RosterError(f"roster {path} line {n}: commit {commit!r} of {student_id!r} is not a git commit or ref")
-        entries.append(RosterEntry(student_id, where, commit))
+        extra = tuple((h, v) for i, (h, v) in enumerate(zip(header, row)) if i not in (i_id, i_path, i_commit))
+        entries.append(RosterEntry(student_id, where, commit, extra))
     if not entries:
         raise RosterError(f"roster {path} lists no students (only the header)")
     return entries
+
+
+def _header_index(path: Path, line: int, header: list[str], columns: RosterColumns) -> tuple[int, int, int]:
+    """Positions of the id, path and commit columns (commit: -1 when absent)."""
+    lower = [h.lower() for h in header]
+    for name in lower:
+        if not name:
+            raise RosterError(f"roster {path} line {line}: a column of the header has no name")
+        if lower.count(name) > 1:
+            raise RosterError(f"roster {path} line {line}: the header names the column {name!r} twice")
+    want = {"id": columns.id.strip().lower(), "path": columns.path.strip().lower()}
+    if want["id"] == want["path"]:
+        raise RosterError(f"the student id and the path must be different columns, both are {columns.id!r}")
+    what = {"id": "the student id", "path": "the path"}
+    missing = [f"{what[k]} column {want[k]!r}" for k in ("id", "path") if want[k] not in lower]
+    if missing:
+        raise RosterError(f"roster {path} line {line}: the header must have {' and '.join(missing)} (name other "
+                          f"columns with --id-column / --path-column), found {','.join(header)!r}")
+    commit = columns.commit.strip().lower()
+    return lower.index(want["id"]), lower.index(want["path"]), lower.index(commit) if commit in lower else -1
 
 
 def is_remote(path: str) -> bool:

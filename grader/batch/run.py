@@ -10,17 +10,19 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.batch.classpage import INDEX_FILE, render_index
+from grader.batch.classpage import write_class_pages
 from grader.batch.config import BatchConfig, BatchError
 from grader.batch.executors import EXECUTORS
 from grader.batch.gradebook import GRADEBOOK_FILE, render_gradebook
 from grader.batch.progress import Display, NullDisplay
 from grader.batch.records import DONE_STATUSES, StudentJob, StudentRecord, load_record, record_failure
+from grader.batch.manifest import Manifest, write_manifest
 from grader.batch.roster import RosterEntry, read_roster, resolve_source
+from grader.batch.similarity import boilerplate_texts, find_similar, submission_sources, write_similarity
 from grader.data import load_cifar10
 from grader.options import installed_edition
 from grader.rubric.items import RUBRIC
-from grader.results.write import REFERENCE_PAGE, write_atomic
+from grader.results.write import write_atomic
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,21 @@ class _Book:
         return [self.records[e.student_id] for e in self.entries if e.student_id in self.records]
 
     def write_gradebook(self) -> None:
-        write_atomic(self.config.out / GRADEBOOK_FILE, render_gradebook(self.ordered(), self.config.selected))
+        write_atomic(self.config.out / GRADEBOOK_FILE, render_gradebook(self.ordered(), self.config.selected, self.entries))
 
-    def write_index(self) -> None:
-        html = render_index(self.ordered(), self.config.roster, self.config.out, self.config.selected,
-                            self.config.seed, len(self.entries), reference_page=_reference_page(self.config.out))
-        write_atomic(self.config.out / INDEX_FILE, html)
+    def write_pages(self) -> None:
+        manifest = Manifest(roster=str(self.config.roster), entries=tuple(self.entries), selected=self.config.selected,
+                            seed=self.config.seed)
+        write_class_pages(self.config.out, self.ordered(), manifest)
+
+    def compare_submissions(self) -> None:
+        """similarity.json and the side-by-side pages of the pairs over the threshold."""
+        if self.config.similarity is None:
+            return
+        out = self.config.out
+        sources = submission_sources(out, self.entries, self.ordered(), self.config.roster.resolve().parent)
+        pairs, compared = find_similar(sources, boilerplate_texts(self.config.similarity), self.config.similarity)
+        write_similarity(out, sources, pairs, compared, self.config.similarity)
 
 
 def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSummary:
@@ -86,7 +97,10 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
         raise BatchError(f"unknown executor {config.executor!r}: use {' or '.join(EXECUTORS)}")
     if config.jobs < 1:
         raise BatchError("jobs must be at least 1")
-    entries = read_roster(config.roster)
+    entries = read_roster(config.roster, config.columns)
+    for path in config.similarity.boilerplate if config.similarity else ():
+        if not path.is_file():
+            raise BatchError(f"--boilerplate {path} is not a file")
     _prepare_out(config.out)
     with _lock(config.out):
         _check_data(config)
@@ -96,6 +110,7 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
             from grader.reference.page import write_reference_page
 
             write_reference_page(config.out)
+        write_manifest(config.out, config.roster, entries, config.selected, config.seed)
         book = _Book(config, entries, display)
         todo = _to_grade(config, entries, book)
         book.write_gradebook()
@@ -103,19 +118,13 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
         try:
             if todo:
                 EXECUTORS[config.executor](config).run(todo, book)
+            book.compare_submissions()
         finally:
             display.end()
             book.write_gradebook()
-            book.write_index()
+            book.write_pages()
     return BatchSummary(records=tuple(book.ordered()), graded_now=len(todo), skipped=len(entries) - len(todo),
                         seconds=time.monotonic() - start)
-
-
-def _reference_page(out: Path) -> str:
-    """The link from index.html to the instructor's page of reference checks, when it is there."""
-    return REFERENCE_PAGE if (out / REFERENCE_PAGE).is_file() else ""
-
-
 def _to_grade(config: BatchConfig, entries: list[RosterEntry], book: _Book) -> list[StudentJob]:
     """Jobs of the students to grade; the standing grades of the others go into the book."""
     run_id = uuid.uuid4().hex

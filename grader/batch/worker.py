@@ -13,14 +13,15 @@ from pathlib import Path
 import psutil
 import torch
 
-from grader.batch.fetch import materialise
-from grader.batch.records import (ERROR_FILE, GRADE_FILE, ItemScore, StudentJob, StudentRecord,
-                                  clear_claim, write_claim)
+from grader.batch.fetch import commit_info, materialise
+from grader.batch.records import (ERROR_FILE, GRADE_FILE, StudentJob, StudentRecord, clear_claim, scores_of,
+                                  write_claim)
 from grader.calibration import load_calibration
 from grader.data import Cifar10, DataError, load_cifar10
 from grader.grade import grade
 from grader.options import GradeOptions
 from grader.rubric.items import RUBRIC
+from grader.results.store import RESULT_FILE, result_to_json
 from grader.results.write import OUTPUT_FILES, REFERENCE_PAGE, write_atomic, write_outputs
 from grader.results.model import GradeResult
 from grader.sandbox.limits import detect_isolation
@@ -93,7 +94,7 @@ def grade_student(job: StudentJob) -> StudentRecord:
     start = time.perf_counter()
     student_dir = job.student_dir
     student_dir.mkdir(parents=True, exist_ok=True)
-    for name in (GRADE_FILE, ERROR_FILE, *OUTPUT_FILES):  # no stale grade or report survives a failed regrade
+    for name in (GRADE_FILE, ERROR_FILE, RESULT_FILE, *OUTPUT_FILES):  # no stale grade or report survives a failed regrade
         (student_dir / name).unlink(missing_ok=True)
     write_claim(student_dir, "running")
     _WorkerState.student_dir = student_dir
@@ -126,15 +127,14 @@ def _grade_student(job: StudentJob, start: float) -> StudentRecord:
     if options.edition == "instructor":
         result.reference_page = f"../{REFERENCE_PAGE}"
     write_outputs(result, job.student_dir)
+    write_atomic(job.student_dir / RESULT_FILE, result_to_json(result))  # what `finalize` renders again
+    head, commit_time = commit_info(folder)
+    commit = {"resolved_commit": resolved or head, "commit_time": commit_time}
     entry = locate_entry(folder)
     if entry.file is None:  # the report says why; the gradebook shows no scores rather than zeros
-        return replace(job.record("failed to load", entry.problem, time.perf_counter() - start), resolved_commit=resolved)
+        return replace(job.record("failed to load", entry.problem, time.perf_counter() - start), **commit)
     status, message = status_of(result)
-    items = {i.number: ItemScore(score=i.score, max_score=float(i.max_score), status=i.status)
-             for i in result.items if i.status != "skipped"}
-    return replace(job.record(status, message, time.perf_counter() - start), items=items, total=round(result.score, 4),
-                   max_score=float(result.max_score), pending_manual=float(result.pending_manual),
-                   resolved_commit=resolved)
+    return replace(job.record(status, message, time.perf_counter() - start), **scores_of(result), **commit)
 
 
 def status_of(result: GradeResult) -> tuple[str, str]:

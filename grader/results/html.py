@@ -75,7 +75,7 @@ def _item_row(item: ItemResult) -> dict:
     manual = item.manual
     if item.status == "skipped":
         score = "not run"
-    elif manual:
+    elif item.score is None:
         score = "pending"
     else:
         score = f"{fmt_points(item.score)} / {fmt_points(item.max_score)}"
@@ -90,6 +90,8 @@ def _item_row(item: ItemResult) -> dict:
         "manual": manual,
         "bonus": item.bonus,
         "student_text": clean(item.student_text, FREE_TEXT_CHARS) if manual else "",
+        "hand_graded": item.hand_graded,
+        "comment": clean(item.comment, FEEDBACK_CHARS),
     }
 
 
@@ -102,17 +104,20 @@ def _problems(result: GradeResult) -> list[dict]:
         items = groups[key]
         run = [i for i in items if i.status != "skipped"]
         auto = [i for i in run if not i.manual]
+        pending = [i for i in run if i.manual and i.score is None]
+        scored = [i for i in run if i.score is not None]  # automatic items, and manual ones once graded by hand
         problems.append({
             "key": clean(key, 40),
             "anchor": "problem-" + re.sub(r"[^A-Za-z0-9_-]", "_", key)[:40],
             "title": f"Problem {clean(key, 40)}" + (f": {PROBLEM_TITLES[key]}" if key in PROBLEM_TITLES else ""),
-            "earned": fmt_points(sum(i.score or 0.0 for i in auto if not i.bonus)),
-            "available": fmt_points(sum(i.max_score for i in auto if not i.bonus)),
+            "earned": fmt_points(sum(i.score or 0.0 for i in scored if not i.bonus)),
+            "available": fmt_points(sum(i.max_score for i in scored if not i.bonus)),
             "bonus_earned": fmt_points(sum(i.score or 0.0 for i in auto if i.bonus)),
             "has_bonus": any(i.bonus for i in auto),
-            "pending": fmt_points(sum(i.max_score for i in run if i.manual)),
-            "has_pending": any(i.manual for i in run),
-            "has_auto": bool(auto),
+            "pending": fmt_points(sum(i.max_score for i in pending)),
+            "has_pending": bool(pending),
+            "has_auto": bool(scored),
+            "points_label": "points" if any(i.hand_graded for i in scored) else "automatic points",
             "rows": [_item_row(i) for i in items],
         })
     return problems
@@ -201,6 +206,13 @@ def context(result: GradeResult) -> dict:
         "edition": edition,
         "edition_text": clean(result.edition, 40),
         "regular_earned": f"{result.regular_score:.1f}",
+        "score_label": "points, automatic and graded by hand" if any(i.hand_graded for i in result.items)
+                       else "automatic points",
+        "hand_score": fmt_points(result.hand_score),
+        "has_hand": any(i.hand_graded for i in result.items),
+        "late_note": clean(result.late_note, DETAIL_CHARS),
+        "late_penalty": fmt_points(result.late_penalty),
+        "regrade_notes": [clean(n, DETAIL_CHARS) for n in result.regrade_notes[:MAX_ROWS]],
         "max_score": fmt_points(result.max_score),
         "bonus_earned": f"{result.bonus_score:.1f}",
         "bonus_available": fmt_points(result.bonus_max),

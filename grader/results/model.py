@@ -19,6 +19,16 @@ class ItemResult:
     manual: bool = False
     bonus: bool = False  # points beyond the 100 of the handout (Problem 5.4)
     student_text: str = ""  # free text shown to the manual grader (answers.toml), length-capped
+    diagnoses: tuple[str, ...] = ()  # codes of the known defects the feedback names (checks.diagnoses)
+    proposed_score: float | None = None  # status "review": the points the measurement would earn if confirmed
+    hand_graded: bool = False  # score given by a human grader (`hw2-grade finalize`), not by the grader
+    comment: str = ""  # the human grader's comment
+
+
+def review_note(proposed: float, points: float) -> str:
+    """What the feedback of an item under review starts with (rubric.plugin writes it, finalize removes it once a
+    human has scored the item)."""
+    return f"[for the instructor to confirm: as measured it would earn {proposed:g} of {points:g}; 0 until confirmed]"
 
 
 @dataclass(frozen=True)
@@ -67,24 +77,44 @@ class GradeResult:
     edition: str = "instructor"  # "instructor" or "student"
     timed_out: bool = False  # a child running the student's code was stopped by its wall-clock limit
     load_problem: str = ""  # why the submission's code did not import ("" when it did)
+    late_penalty: float = 0.0  # points taken off the total for lateness (`hw2-grade finalize --deadline`)
+    late_note: str = ""  # how late, by what evidence, and the penalty, in words ("" when no late policy applies)
+    regrade_notes: list[str] = field(default_factory=list)  # items a later manual CSV changed, in words
+
+    @property
+    def manual_items(self) -> list[ItemResult]:
+        return [i for i in self.items if i.manual and i.status != "skipped"]
 
     @property
     def auto_items(self) -> list[ItemResult]:
         return [i for i in self.items if not i.manual and i.status != "skipped"]
 
     @property
+    def earned(self) -> float:
+        """Points of every scored item (automatic, review items a human confirmed, manual ones graded by hand),
+        bonus included, before any late penalty."""
+        return sum(i.score or 0.0 for i in self.auto_items) + sum(i.score or 0.0 for i in self.manual_items)
+
+    @property
     def score(self) -> float:
-        return sum(i.score or 0.0 for i in self.auto_items)
+        """The total: every scored item, bonus included, less the late penalty (never below 0)."""
+        return max(0.0, self.earned - self.late_penalty)
+
+    @property
+    def hand_score(self) -> float:
+        """Points given by a human grader (manual items, and review items confirmed or overruled)."""
+        return sum(i.score or 0.0 for i in self.items if i.hand_graded)
 
     @property
     def regular_score(self) -> float:
-        """Automatic points earned, bonus excluded."""
-        return self.score - self.bonus_score
+        """Points earned, bonus excluded, after the late penalty."""
+        return max(0.0, self.score - self.bonus_score)
 
     @property
     def max_score(self) -> float:
-        """Automatic points available, bonus excluded (bonus points come on top)."""
-        return sum(i.max_score for i in self.auto_items if not i.bonus)
+        """Points available of the items scored so far, bonus excluded (bonus points come on top): the automatic
+        items, and the manual ones once graded by hand."""
+        return sum(i.max_score for i in self.auto_items + self.manual_items if not i.bonus and i.score is not None)
 
     @property
     def bonus_score(self) -> float:
@@ -97,4 +127,5 @@ class GradeResult:
     @property
     def pending_manual(self) -> float:
         """Points a human grader still has to decide: the manual items and the automatic ones under review."""
-        return sum(i.max_score for i in self.items if (i.manual and i.status != "skipped") or i.status == "review")
+        return sum(i.max_score for i in self.items
+                   if (i.manual and i.status != "skipped" and i.score is None) or i.status == "review")

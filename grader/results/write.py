@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from grader.results.badge import render_badge
-from grader.results.gradescope import render_gradescope
+from grader.results.gradescope import GradescopeOptions, render_gradescope
 from grader.results.html import render_html
 from grader.results.model import GradeResult
 
@@ -34,16 +34,26 @@ def write_atomic(path: Path, data: str) -> None:
         raise
 
 
-def write_outputs(result: GradeResult, out_dir: Path) -> None:
-    """results.json (Gradescope), report.html and badge.svg in `out_dir`; everything is rendered before the
-    first file is written, and each file is replaced atomically."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def render_outputs(result: GradeResult, gradescope: GradescopeOptions = GradescopeOptions()) -> dict[str, str]:
+    """The contents of results.json (Gradescope), report.html and badge.svg, in the order of OUTPUT_FILES."""
     files = {
-        "results.json": json.dumps(render_gradescope(result), indent=2, ensure_ascii=False) + "\n",
+        "results.json": json.dumps(render_gradescope(result, gradescope), indent=2, ensure_ascii=False) + "\n",
         "report.html": render_html(result),
         "badge.svg": render_badge(result.regular_score, result.max_score, bonus=result.bonus_score),
     }
     assert tuple(files) == OUTPUT_FILES
+    return files
+
+
+def write_files(out_dir: Path, files: dict[str, str]) -> None:
+    """Each file replaced atomically, in the given order."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         write_atomic(out_dir / name, data)
+
+
+def write_outputs(result: GradeResult, out_dir: Path, gradescope: GradescopeOptions = GradescopeOptions()) -> None:
+    """results.json (Gradescope), report.html and badge.svg in `out_dir`; everything is rendered before the
+    first file is written, and each file is replaced atomically."""
+    write_files(out_dir, render_outputs(result, gradescope))

@@ -16,7 +16,7 @@ from pytest_jsonreport.plugin import JSONReport
 from checks.verdict import Verdict
 from grader.evidence.context import GradeContext
 from grader.progress import ITEM, GradeEvent, Listener, ignore
-from grader.results.model import ItemResult
+from grader.results.model import ItemResult, review_note
 from grader.rubric.items import Item, Rubric
 
 TEST_MODULE = Path(__file__).with_name("test_items.py")
@@ -38,7 +38,7 @@ class RubricPlugin:
     def record(self, item, json_metadata):
         def record(v: Verdict) -> None:
             json_metadata.update({"rubric": item.number, "fraction": v.fraction, "feedback": v.feedback,
-                                  "notes": list(v.notes), "review": v.review})
+                                  "notes": list(v.notes), "review": v.review, "diagnoses": list(v.diagnoses)})
             assert v.fraction == 1.0, v.feedback
 
         return record
@@ -111,15 +111,16 @@ def _scored(item: Item, test: dict | None, ctx: GradeContext | None) -> ItemResu
     score = round(item.points * fraction, 2)
     status = "passed" if fraction >= 1.0 else "partial" if fraction > 0 else "failed"
     feedback = str(meta.get("feedback", ""))
+    proposed = None
     if meta.get("review"):  # nothing is awarded on the strength of what the student's code reported
-        feedback = (f"[for the instructor to confirm: as measured it would earn {score:g} of {item.points:g}; "
-                    f"0 until confirmed] {feedback}")
-        score, status = 0.0, "review"
+        feedback = f"{review_note(score, item.points)} {feedback}"
+        proposed, score, status = score, 0.0, "review"
     if ctx is not None and ctx.edition == "student" and not item.public:
         feedback = PUBLIC_ONLY + feedback
     if meta.get("notes"):
         feedback += " Notes: " + " ".join(map(str, meta["notes"]))
-    return ItemResult(**base, score=score, status=status, feedback=feedback)
+    diagnoses = tuple(str(c) for c in meta.get("diagnoses") or ())
+    return ItemResult(**base, score=score, status=status, feedback=feedback, diagnoses=diagnoses, proposed_score=proposed)
 
 
 def _crash_text(test: dict) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.architecture import MappingError, describe_differences, map_parameters
+from checks.architecture import MappingError, describe_differences, diagnose_differences, map_parameters
 
 
 def conv(i, o, pad=0, w="c.w", b="c.b"):
@@ -39,6 +39,16 @@ def test_average_pooling_is_named():
     student = list(REFERENCE)
     student[2] = {"op": "avg_pool", "kernel": [2, 2], "stride": [2, 2]}
     assert describe_differences(student, REFERENCE) == ["average pooling after conv 1 where max pooling is specified"]
+
+
+def test_each_defect_has_a_diagnosis_code_beside_the_same_text():
+    student = list(REFERENCE)
+    student[3] = conv(6, 16, pad=2, w="c2.w", b="c2.b")
+    student[2] = {"op": "avg_pool", "kernel": [2, 2], "stride": [2, 2]}
+    student = student[:7] + student[8:]  # and no ReLU after FC 120
+    found = diagnose_differences(student, REFERENCE)
+    assert [code for code, _ in found] == ["arch.avg_pool", "arch.conv_padding", "arch.missing_relu"]
+    assert [text for _, text in found] == describe_differences(student, REFERENCE)
 
 
 def test_dropout_is_not_a_defect():

@@ -213,6 +213,13 @@ def test_every_wrong_variant_is_diagnosed_by_its_message(variant) -> None:
     out = cb.judge_output_layer(wrong, REFERENCE, INSTANCES)
     assert rec.fraction + out.fraction < 2.0
     assert variant.message in rec.feedback + out.feedback
+    assert f"bptt.{variant.name}" in rec.diagnoses + out.diagnoses  # the class page counts it by this code
+
+
+def test_right_gradients_carry_no_diagnosis_and_a_transpose_has_its_code() -> None:
+    assert cb.judge_recurrent(REFERENCE, REFERENCE, INSTANCES).diagnoses == ()
+    wrong = [dict(r, W_hz=r["W_hz"].T) for r in REFERENCE]
+    assert cb.judge_output_layer(wrong, REFERENCE).diagnoses == ("bptt.transposed",)
 
 
 def test_missing_keys_nan_and_wrong_shapes_are_reported_without_raising() -> None:

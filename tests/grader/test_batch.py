@@ -193,8 +193,10 @@ def _csv_field(value: str) -> str:
 
 
 def read_gradebook(out: Path, drop: tuple[str, ...] = ("seconds",)) -> list[dict[str, str]]:
+    """The students' rows of gradebook.csv (the "Points Possible" row left out)."""
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
-        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)
+                if row["student_id"] != "Points Possible"]
 
 
 def grade_files(out: Path, ids) -> dict[str, bytes]:
@@ -232,8 +234,10 @@ def test_class_gradebook_scores_each_student_by_the_rubric(class_run):
     assert code == 0
     rows = {r["student_id"]: r for r in read_gradebook(out)}
     assert list(rows) == list(EXPECTED)  # roster order
-    assert list(read_gradebook(out, drop=())[0]) == ["student_id", "5.1.1", "5.1.2", "5.2.1", "5.3.1", "total",
-                                                     "pending_manual", "status", "seconds", "grader_version"]
+    assert list(read_gradebook(out, drop=())[0]) == ["student_id", "5.1.1", "5.1.2", "5.2.1", "5.3.1", "automatic",
+                                                     "by_hand", "pending_manual", "late_days", "late_penalty", "total",
+                                                     "status", "graded_commit", "message", "late_note", "seconds",
+                                                     "grader_version"]
     for sid, (status, total) in EXPECTED.items():
         assert rows[sid]["status"] == status, (sid, rows[sid])
         assert rows[sid]["total"] == ("" if total is None else str(total)), (sid, rows[sid])
@@ -379,7 +383,7 @@ def test_killed_worker_loses_no_finished_grade_and_a_rerun_grades_only_the_rest(
 @pytest.mark.parametrize("content, words", [
     (None, "does not exist"),
     ("", "is empty"),
-    ("id,folder\nalice,a\n", "the header must be"),
+    ("id,folder\nalice,a\n", "the header must have the student id column 'student_id' and the path column 'path'"),
     ("student_id,path\n", "lists no students"),
     ("student_id,path\nalice,a\nbob,b\nalice,c\n", "duplicate student id 'alice' (first on line 2)"),
     ("student_id,path\nAlice,a\nalice,b\n", "duplicate student id 'alice'"),
@@ -479,6 +483,8 @@ def test_gradebook_has_one_row_per_student_with_blank_scores_when_not_graded():
                                    seconds=3.21, grader_version="9.9"),
                batch.StudentRecord("bob", "failed to load", seconds=0.0, grader_version="9.9")]
     text = batch.render_gradebook(records, ("5.1.2", "5.1.4"))
-    assert text == ("student_id,5.1.2,total,pending_manual,status,seconds,grader_version\n"
-                    "alice,1.5,1.5,2,graded,3.2,9.9\n"
-                    "bob,,,,failed to load,0.0,9.9\n")
+    assert text == ("student_id,5.1.2,5.1.4,automatic,by_hand,pending_manual,late_days,late_penalty,total,status,"
+                    "graded_commit,message,late_note,seconds,grader_version\n"
+                    "Points Possible,2,2,2,2,,,,4,,,,,,\n"
+                    "alice,1.5,,1.5,,2,,,1.5,graded,,,,3.2,9.9\n"
+                    "bob,,,,,,,,,failed to load,,,,0.0,9.9\n")

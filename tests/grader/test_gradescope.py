@@ -4,11 +4,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 import grader.results.write as gs
-from grader.results.gradescope import render_gradescope
+from grader.results.gradescope import GradescopeOptions, render_gradescope
 from grader.results.write import write_outputs
 from grader.results.html import TRUNCATED
 from grader.results.model import GradeResult, ItemResult
@@ -108,3 +110,55 @@ def test_write_outputs_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypa
     with pytest.raises(OSError):
         write_outputs(sample_grade_result(), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----- options Gradescope users expect (GradescopeOptions), checked against the documented schema ---------------
+SCHEMA = json.loads((Path(__file__).parent / "tools" / "gradescope_results.schema.json").read_text())
+
+
+def valid(data: dict) -> dict:
+    jsonschema.validate(data, SCHEMA)
+    return data
+
+
+def test_summary_stands_alone_with_reasons_and_what_is_pending():
+    out = valid(render_gradescope(sample_grade_result()))["output"]
+    assert "report.html" not in out  # Gradescope shows no other page
+    assert out.startswith("Score: 70.0 / 85 points + 4.0 / 4 bonus (automatic items).")
+    assert "- 4.2 SGD multiplications: 0 / 5. Expected O(dn + (L-1)n^2 + nc) multiplications" in out
+    assert "- 1.2 BPTT recurrent gradients: 5 / 10. dL/dW_hh is missing the contribution" in out
+    assert "Still pending (15 points, not in the score yet):\n- 2.2 two reasons (10 points): graded by hand" in out
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_markdown_and_html_output_escape_student_text(fmt):
+    data = valid(render_gradescope(sample_grade_result(), GradescopeOptions(output_format=fmt)))
+    assert data["output_format"] == data["test_output_format"] == fmt
+    test = next(t for t in data["tests"] if t["number"] == "5.2.2")
+    assert test["output_format"] == fmt and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in test["output"]
+    assert "<script>" not in json.dumps(data)
+    assert ("**Score: 70.0 / 85" if fmt == "md" else "<p><strong>Score: 70.0 / 85") in data["output"]
+
+
+def test_item_visibility_hides_the_training_items_until_after_the_due_date():
+    options = GradescopeOptions(item_visibility=(("5.1.3", "after_due_date"), ("5.3", "hidden")))
+    tests = {t["number"]: t["visibility"] for t in valid(render_gradescope(sample_grade_result(), options))["tests"]}
+    assert (tests["5.1.3"], tests["5.3.1"], tests["5.3.2"], tests["5.1.2"]) == ("after_due_date", "hidden", "hidden", "visible")
+    with pytest.raises(ValueError, match="visibility 'soon'"):
+        GradescopeOptions(item_visibility=(("5.1.3", "soon"),))
+
+
+def test_leaderboard_is_off_unless_asked_for():
+    assert "leaderboard" not in render_gradescope(sample_grade_result())
+    board = valid(render_gradescope(sample_grade_result(), GradescopeOptions(leaderboard=True)))["leaderboard"]
+    assert board == [{"name": "Score", "value": 74.0}, {"name": "baseline Net", "value": 61.2},
+                     {"name": "Kaiming (He) init", "value": 54.1}, {"name": "BatchNorm", "value": 64.3}]
+
+
+def test_items_graded_by_hand_are_listed_with_the_graders_comment():
+    items = [dataclasses.replace(i, score=7.0, status="partial", hand_graded=True, comment="only one reason")
+             if i.number == "2.2" else i for i in sample_grade_result().items]
+    data = valid(render_gradescope(sample_grade_result(items=items)))
+    test = next(t for t in data["tests"] if t["number"] == "2.2")
+    assert (test["score"], test["max_score"]) == (7.0, 10.0) and test["output"].endswith("Grader's comment: only one reason")
+    assert data["score"] == pytest.approx(81.0) and "(74 automatic, 7 graded by hand)" in data["output"]

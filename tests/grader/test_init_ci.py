@@ -157,7 +157,7 @@ def test_the_job_summary_shows_the_score_and_every_item(tmp_path):
                        env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
     assert p.returncode == 0, p.stderr
     text = summary.read_text()
-    assert "70.0 / 85 automatic points" in text
+    assert "Score: 70.0 / 85 points" in text  # results.json's stand-alone summary (grader.results.gradescope.summary)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == len(gradescope["tests"]) and all(line.count(" | ") == 2 for line in rows)
     assert "a \\| pipe" in text

@@ -82,11 +82,10 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("pages")
     student = out / "alice"
     write_outputs(_report_result(), student)
-    (out / "index.html").write_text(render_index(_records(), out / "roster.csv", out, tuple(i.number for i in RUBRIC),
-                                                 seed=0, n_students=3, reference_page="reference.html"),
-                                    encoding="utf-8")
     (out / "reference.html").write_text(render_reference_page(sample_proofs(), filters_png(sample_first_conv())),
-                                        encoding="utf-8")
+                                        encoding="utf-8")  # before the class page, which links it when it is there
+    (out / "index.html").write_text(render_index(_records(), out / "roster.csv", out, tuple(i.number for i in RUBRIC),
+                                                 seed=0, n_students=3), encoding="utf-8")
     return {"report": student / "report.html", "index": out / "index.html", "reference": out / "reference.html"}
 
 

@@ -3,7 +3,7 @@ student's tensors copied into the reference network, outputs compared on random 
 structural defects of its traced forward pass named in the feedback. 5.3.1 judges NetBN the same way."""
 from __future__ import annotations
 
-from checks.architecture import MappingError, describe_differences
+from checks.architecture import MappingError, diagnose_differences
 from checks.verdict import Verdict
 from grader.reference.networks import (OUTPUT_RTOL, load_into_reference, output_difference, reference_events,
                                        reference_model)
@@ -16,7 +16,8 @@ def judge_architecture(ctx, name: str) -> Verdict:
     if not o.ok:
         return failed(o, f"{name}()")
     events = o.data.get("events", [])
-    defects = describe_differences(events, reference_events(name))
+    found = diagnose_differences(events, reference_events(name))
+    defects = [text for _, text in found]
     model = reference_model(name)
     inputs = ctx.inputs()
     try:
@@ -36,7 +37,8 @@ def judge_architecture(ctx, name: str) -> Verdict:
     listed = "; ".join(defects) if defects else (
         f"no structural difference was found, but the outputs differ (relative difference {worst:.2g}): check the "
         f"flatten order and any extra operations in forward")
-    return Verdict(0.5 if len(defects) == 1 else 0.0, f"{name}() differs from the handout's network: {listed}.")
+    return Verdict(0.5 if len(defects) == 1 else 0.0, f"{name}() differs from the handout's network: {listed}.",
+                   diagnoses=tuple(dict.fromkeys(code for code, _ in found)))
 
 
 def net_architecture(ctx) -> Verdict:

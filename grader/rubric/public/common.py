@@ -57,14 +57,15 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
     the completed run only."""
     obs = ctx.training()[variant]
     if not obs.ok:
-        return Verdict(0.0, f"training {what} failed: {obs.error}")
+        return Verdict(0.0, f"training {what} failed: {obs.error}", diagnoses=("train.failed",))
     if obs.initial_accuracy is not None and obs.initial_accuracy > FRESH_LIMIT:
         return Verdict(0.0, f"{what} already scores {percent(obs.initial_accuracy)} on the test images before any "
-                            f"training: the network must start from a fresh initialisation, not from stored weights")
+                            f"training: the network must start from a fresh initialisation, not from stored weights",
+                       diagnoses=("train.pretrained",))
     if not obs.epoch_accuracy:
-        return Verdict(0.0, f"training {what} produced no evaluable network")
+        return Verdict(0.0, f"training {what} produced no evaluable network", diagnoses=("train.failed",))
     if not all(math.isfinite(x) for x in obs.losses):
-        return Verdict(0.0, f"training {what}: the training loss became NaN or infinite")
+        return Verdict(0.0, f"training {what}: the training loss became NaN or infinite", diagnoses=("train.not_finite",))
     cal = ctx.calibration
     acc, epochs = obs.epoch_accuracy[-1], len(obs.epoch_accuracy)
     if not cal.has(variant):
@@ -79,18 +80,22 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
             f"{cal.coverage}; the reference reaches {percent(cal.mean(variant))} on average over "
             f"{cal.seed_count(variant)} seeds")
     text = f"{what} reached {percent(acc)} test accuracy after {epochs} epochs of the grader's protocol ({mark})."
+    codes: tuple[str, ...] = ()
     if acc >= threshold:
         fraction = 1.0
     elif acc >= (CHANCE + threshold) / 2:
-        fraction, text = 0.5, text + " It learns, but stays below the pass mark."
+        fraction, text, codes = 0.5, text + " It learns, but stays below the pass mark.", ("train.below_mark",)
     else:
         fraction = 0.0
-        text += " It does not learn (chance is 10%)." if acc < CHANCE + 0.05 else " Far below the pass mark."
+        learns = acc >= CHANCE + 0.05
+        text += " Far below the pass mark." if learns else " It does not learn (chance is 10%)."
+        codes = ("train.below_mark",) if learns else ("train.no_learning",)
     if obs.verified:
         return Verdict(fraction, text + " The grader trained it itself: its reference network, started from the "
-                                        "submission's initial weights (which compute the same function).")
+                                        "submission's initial weights (which compute the same function).",
+                       diagnoses=codes)
     if ctx.edition != "instructor" or fraction == 0.0:
-        return Verdict(fraction, text)  # the student edition runs on the student's own machine and scores it
+        return Verdict(fraction, text, diagnoses=codes)  # the student edition runs on the student's own machine
     why = obs.unmapped or "the grader could not train it in its reference network"
     return Verdict(fraction, f"{text} The grader did not train this network itself: {why}; the accuracy was "
-                             f"measured by the submission's own code in the sandbox.", review=True)
+                             f"measured by the submission's own code in the sandbox.", review=True, diagnoses=codes)

@@ -37,10 +37,11 @@ def loss(ctx) -> Verdict:
     try:
         student = o.array(P.LOSS_VALUES, shape=expected.shape, dtype="float64")
     except ValueError as e:
-        msg = str(e)
-        return Verdict(0.0, "loss_fn returned NaN or infinite values on large logits: it is numerically "
-                            "unstable (compute log-softmax with the log-sum-exp shift, as F.cross_entropy does)"
-                       if "NaN" in msg else f"loss_fn output not usable: {msg}")
+        if "NaN" not in str(e):
+            return Verdict(0.0, f"loss_fn output not usable: {e}")
+        return Verdict(0.0, "loss_fn returned NaN or infinite values on large logits: it is numerically unstable "
+                            "(compute log-softmax with the log-sum-exp shift, as F.cross_entropy does)",
+                       diagnoses=("loss.unstable",))
     return judge_loss(student, expected, logits, targets)
 
 

@@ -17,8 +17,9 @@ COVERAGE = 0.999  # a correct initialisation passes every layer's test together 
 LAYER_NAMES = ("conv 1", "conv 2", "FC 120", "FC 84", "FC 10")
 
 
-def judge_layer(name: str, w: np.ndarray, z: float) -> tuple[bool, str]:
-    """w (draws, out, in[, k, k]): one layer's weights from several independent initialisations."""
+def judge_layer(name: str, w: np.ndarray, z: float) -> tuple[bool, str, str]:
+    """(passed, what the feedback says, diagnosis code of the defect or ""); w (draws, out, in[, k, k]): one
+    layer's weights from several independent initialisations."""
     shape = w.shape[1:]
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
@@ -26,15 +27,16 @@ def judge_layer(name: str, w: np.ndarray, z: float) -> tuple[bool, str]:
     mean, mean_hw = mean_bound(w, z)
     std = math.sqrt(float(np.mean(w.astype(np.float64) ** 2)))
     if abs(mean) > mean_hw + 1e-12:
-        return False, f"{name}: mean weight {mean:.3g}, expected 0 (within {mean_hw:.2g})"
+        return False, f"{name}: mean weight {mean:.3g}, expected 0 (within {mean_hw:.2g})", "init.nonzero_mean"
     if abs(ratio - 1) <= hw:
-        return True, f"{name}: Var[w]*fan_in/2 = {ratio:.3f} (1 within {hw:.3f})"
+        return True, f"{name}: Var[w]*fan_in/2 = {ratio:.3f} (1 within {hw:.3f})", ""
     ratio_out, hw_out = variance_ratio_bound(w, 2.0 / fan_out, z)
     if abs(ratio_out - 1) <= hw_out:
         return True, (f"{name}: Var[w]*fan_out/2 = {ratio_out:.3f}: fan-out scaling (the handout's backward case) "
-                      f"is accepted; the forward case uses fan-in = {fan_in}")
+                      f"is accepted; the forward case uses fan-in = {fan_in}"), ""
     return False, (f"{name}: Var[w]*fan_in/2 = {ratio:.3f}, expected 1 (within {hw:.3f}): off by a factor of "
-                   f"{ratio:.3g} (weight std {std:.3g}, He init needs sqrt(2/{fan_in}) = {math.sqrt(2 / fan_in):.3g})")
+                   f"{ratio:.3g} (weight std {std:.3g}, He init needs sqrt(2/{fan_in}) = {math.sqrt(2 / fan_in):.3g})"
+                   ), "init.wrong_variance"
 
 
 def init_weights_variance(ctx) -> Verdict:
@@ -51,14 +53,15 @@ def init_weights_variance(ctx) -> Verdict:
         try:
             w = np.stack([o.array(P.init_weight(i, d), dtype="float64") for d in range(draws)])
         except ValueError as e:
-            results.append((False, f"{name}: {e}"))
+            results.append((False, f"{name}: {e}", ""))
             continue
         results.append(judge_layer(name, w, z))
-    good = sum(ok for ok, _ in results)
-    lines = "; ".join(text for _, text in results)
+    good = sum(ok for ok, _, _ in results)
+    lines = "; ".join(text for _, text, _ in results)
     method = (f"{draws} independent initialisations pooled per layer; bound = {z:.2f} standard errors of the "
               f"sample variance (Bonferroni over {len(LAYER_NAMES)} layers, coverage {COVERAGE})")
-    return Verdict(good / len(results), f"{good} of {len(results)} layers initialised per Eq. 6. {lines}. [{method}]")
+    return Verdict(good / len(results), f"{good} of {len(results)} layers initialised per Eq. 6. {lines}. [{method}]",
+                   diagnoses=tuple(dict.fromkeys(code for _, _, code in results if code)))
 
 
 def kaiming_trains(ctx) -> Verdict:

@@ -33,10 +33,10 @@ def judge_optimizer(ctx, name: str) -> Verdict:
     runtime = o.data.get("library_calls") or []
     if runtime or static:
         return Verdict(0.0, f"{name} must be written by hand, but the submission uses torch's optimiser code: "
-                            f"{', '.join((runtime + static)[:5])}.")
+                            f"{', '.join((runtime + static)[:5])}.", diagnoses=("opt.library_use",))
     X, Y, W0 = (ctx.inputs()[k] for k in (P.OPT_X, P.OPT_Y, P.OPT_W0))
     settings = OPTIMIZER_SETTINGS[name]
-    good, lines = 0, []
+    good, lines, departed = 0, [], False
     for s, kwargs in enumerate(settings):
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items()) or "defaults"
         if str(s) in (o.data.get("errors") or {}):
@@ -53,11 +53,13 @@ def judge_optimizer(ctx, name: str) -> Verdict:
             good += 1
         else:
             first = int(np.argmax(err.max(axis=1) > TRAJECTORY_RTOL))
+            departed = True
             lines.append(f"{label}: departs from torch.optim.{LIBRARY[name].__name__} at step {first + 1} "
                          f"(relative error {err.max():.2g})")
     summary = f"{good} of {len(settings)} settings match torch.optim.{LIBRARY[name].__name__} over {OPTIMIZER_STEPS} steps"
     return Verdict(good / len(settings), summary + (": " + "; ".join(lines) if lines else ".") +
-                   f" [float64 least squares, relative tolerance {TRAJECTORY_RTOL}]")
+                   f" [float64 least squares, relative tolerance {TRAJECTORY_RTOL}]",
+                   diagnoses=("opt.trajectory",) if departed else ())
 
 
 def adam(ctx) -> Verdict:
