@@ -113,7 +113,9 @@ def compare_gradients(model: nn.Module, network: str, mapping: dict[str, str | N
     """The student's gradients (the child's P.state_gradient(owner, i), for the tensors it listed in
     outcome.data["tensors"] with the statuses of outcome.data["gradients"]) against those of `model`, the
     reference holding the student's tensors by `mapping` (reference name -> student name, from
-    load_into_reference), on the batches x (B, N, 3, 32, 32) and targets y (B, N)."""
+    load_into_reference), on the batches x (B, N, 3, 32, 32) and targets y (B, N). When the student's forward
+    is random in train mode (dropout the child could not switch off), only missing gradients are judged:
+    their values differ from pass to pass."""
     units = reference_units(network)
     names = tuple(u for u, _ in units)
     if outcome.data.get("gradient_error"):
@@ -122,6 +124,7 @@ def compare_gradients(model: nn.Module, network: str, mapping: dict[str, str | N
     if not isinstance(status, list) or len(status) != len(tensors):
         return GradientComparison(names, error="the child reported no gradients")
     index = {str(t[0]): i for i, t in enumerate(tensors) if isinstance(t, list) and len(t) == 2}
+    stochastic = outcome.data.get("stochastic") is True
     ref = reference_gradients(model, x, y)
     scale = max(float(np.abs(g).max()) for g in ref.values())  # the network's largest gradient entry
     none, frozen, wrong, worst = [], [], [], 0.0
@@ -154,7 +157,7 @@ def compare_gradients(model: nn.Module, network: str, mapping: dict[str, str | N
             frozen.append(unit)
         elif verdicts:
             d = max(v if isinstance(v, float) else math.inf for v in verdicts)
-            if d > GRADIENT_RTOL:
+            if d > GRADIENT_RTOL and not (stochastic and math.isfinite(d)):
                 wrong.append((unit, d))
     return GradientComparison(names, tuple(none), tuple(frozen), tuple(wrong), worst=worst)
 

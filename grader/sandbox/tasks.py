@@ -42,8 +42,10 @@ def _export_gradients(ctx, owner: str, model: torch.nn.Module, tensors: list[lis
     """The gradients of the cross-entropy loss against the parent's targets (GRAD_Y) on each of its batches
     (GRAD_X), in train mode with dropout off (as the grader trains), with respect to every tensor exported
     as P.state_tensor(owner, i) (`tensors`: [[name, shape], ...]): P.state_gradient(owner, i), (B, *shape),
-    for each tensor that receives one. Returns {"gradients": [status of tensor i]}, a status being "ok",
-    "none" (a parameter that receives no gradient), "frozen" (requires_grad is off) or "buffer", and
+    for each tensor that receives one. Returns {"gradients": [status of tensor i], "stochastic": whether
+    two train-mode passes on the same batch differ (dropout the grader could not switch off, e.g. a
+    `dropout` imported from torch.nn.functional before it patched it)}, a status being "ok", "none" (a
+    parameter that receives no gradient), "frozen" (requires_grad is off) or "buffer", and
     "gradient_error" when backpropagation itself raised (its forward may still be fine). Run last: the
     train-mode passes move BatchNorm's running statistics."""
     params = dict(model.named_parameters())
@@ -53,20 +55,26 @@ def _export_gradients(ctx, owner: str, model: torch.nn.Module, tensors: list[lis
     x = torch.from_numpy(ctx.array(P.GRAD_X))  # (B, N, 3, 32, 32)
     y = torch.from_numpy(ctx.array(P.GRAD_Y))  # (B, N)
     grads: dict[int, list] = {i: [] for i in live}
+    stochastic = False
     try:
         with DropoutDisabled():
             model.train()
-            for xb, yb in zip(x, y):
+            for b, (xb, yb) in enumerate(zip(x, y)):
                 out = model(xb.clone())
                 if not isinstance(out, torch.Tensor):
                     raise TypeError(f"forward returned {type(out).__name__}, expected a tensor of logits")
+                if b == 0:
+                    with torch.no_grad():
+                        again = model(xb.clone())
+                    stochastic = not (isinstance(again, torch.Tensor) and torch.equal(again, out.detach()))
                 loss = F.cross_entropy(out, yb)
                 found = (torch.autograd.grad(loss, [params[names[i]] for i in live], allow_unused=True)
                          if loss.requires_grad and live else [None] * len(live))
                 for i, g in zip(live, found):
                     grads[i].append(g)
     except Exception as e:  # noqa: BLE001  the forward was judged already; a failing backward is its own finding
-        return {"gradients": ["none" if s == "ok" else s for s in status], "gradient_error": describe_exception(e)}
+        return {"gradients": ["none" if s == "ok" else s for s in status], "gradient_error": describe_exception(e),
+                "stochastic": stochastic}
     for i in live:
         if all(g is None for g in grads[i]):
             status[i] = "none"
@@ -74,7 +82,7 @@ def _export_gradients(ctx, owner: str, model: torch.nn.Module, tensors: list[lis
         param = params[names[i]]
         ctx.put(P.state_gradient(owner, i), torch.stack([torch.zeros_like(param) if g is None else g.detach()
                                                          for g in grads[i]]).float())
-    return {"gradients": status}
+    return {"gradients": status, "stochastic": stochastic}
 
 
 def _export_layers(ctx, model: torch.nn.Module, weight_name, bias_name) -> list[dict]:

@@ -1,7 +1,8 @@
 """The gradient check of grader/reference/gradients.py on submissions run in the real sandbox (the probe's
 architecture task): a network equivalent to the handout's under the training loss receives the
-reference's gradients within the stated tolerance, and a frozen layer or a hand-written activation with a
-wrong backward is named layer by layer; plus the wording of each pattern of the feedback.
+reference's gradients within the stated tolerance, a frozen layer or a hand-written activation with a
+wrong backward is named layer by layer, dropout the grader cannot switch off is not mistaken for a wrong
+gradient; plus the wording of each pattern of the feedback.
 (The graph-cutting forms of forward are graded whole in tests/grader/test_rubric_problem5.py.)"""
 from __future__ import annotations
 
@@ -92,22 +93,28 @@ def test_network_equal_under_the_training_loss_receives_the_reference_gradients(
                             "FC 120's BatchNorm", "FC 84", "FC 84's BatchNorm", "the last FC")
 
 
-def test_wrong_backward_of_a_hand_written_relu_is_named_with_the_layers_it_reaches(tmp_path, isolation):
+def test_wrong_backward_and_a_frozen_layer_are_named_layer_by_layer(tmp_path, isolation):
     """MyReLU after FC 120 passes negative gradients through: FC 120 and the convs before it get wrong
-    gradients, FC 84 and the last FC (after it) do not."""
-    source = FUNCTIONAL_NET.replace("@@INIT@@", "").replace("@@RELU@@", "MyReLU.apply")
+    gradients, the last FC (after it) does not; FC 84, frozen, is named as such."""
+    freeze = "        self.fc2.weight.requires_grad_(False)  # keep the pretrained classifier\n"
+    source = FUNCTIONAL_NET.replace("@@INIT@@", freeze).replace("@@RELU@@", "MyReLU.apply")
     result = probe_gradients(tmp_path, source.replace("class Net", MY_RELU + "class Net"), "Net", isolation)
     assert [name for name, _ in result.wrong] == ["conv 1", "conv 2", "FC 120"], result.describe()
-    assert all(d > 0.1 for _, d in result.wrong)
-    assert "wrong gradients reach conv 1 (relative difference" in result.describe()
+    assert all(d > 0.1 for _, d in result.wrong) and result.frozen == ("FC 84",) and not result.none
+    text = result.describe()
+    assert "wrong gradients reach conv 1 (relative difference" in text
+    assert "the parameters of FC 84 do not require gradients (requires_grad=False)" in text
 
 
-def test_frozen_layer_is_named_as_not_requiring_gradients(tmp_path, isolation):
-    freeze = "        self.fc2.weight.requires_grad_(False)  # keep the pretrained classifier\n"
-    result = probe_gradients(tmp_path, FUNCTIONAL_NET.replace("@@INIT@@", freeze).replace("@@RELU@@", "F.relu"),
-                             "Net", isolation)
-    assert result.frozen == ("FC 84",) and not result.none and not result.wrong
-    assert "the parameters of FC 84 do not require gradients (requires_grad=False)" in result.describe()
+def test_dropout_the_grader_cannot_switch_off_is_not_a_wrong_gradient(tmp_path, isolation):
+    """`dropout` imported by name before the child patches torch.nn.functional stays random in train mode:
+    the values of the gradients cannot be compared, but nothing is missing, so the network passes."""
+    source = FUNCTIONAL_NET.replace("@@INIT@@", "").replace(
+        "@@RELU@@(self.fc1(x))", "dropout(F.relu(self.fc1(x)), p=0.5, training=self.training)")
+    source = source.replace("import torch.nn.functional as F\n", "import torch.nn.functional as F\n"
+                                                                  "from torch.nn.functional import dropout\n")
+    result = probe_gradients(tmp_path, source, "Net", isolation)
+    assert result.ok and result.worst > GRADIENT_RTOL, result.describe()  # random, yet not reported as wrong
 
 
 UNITS = ("conv 1", "conv 2", "FC 120", "FC 84", "the last FC")
