@@ -30,6 +30,7 @@ LABELS: dict[str, str] = {
     "bptt.zeros": "BPTT: gradient all zeros",
     # 5.1.1 / 5.3.1 architecture (checks.architecture)
     "arch.ops_before_conv": "operations before the first conv",
+    "arch.cut_graph": "forward cuts the autograd graph (layers that never learn)",
     "arch.conv_count": "wrong number of convolution layers",
     "arch.fc_count": "wrong number of fully connected layers",
     "arch.layer_order": "layers in a different order",
@@ -58,6 +59,7 @@ LABELS: dict[str, str] = {
     # training runs 5.1.3 / 5.2.2 / 5.3.2 (grader.rubric.public.common)
     "train.failed": "training run failed",
     "train.pretrained": "network starts from stored weights",
+    "train.not_fresh": "starting weights are not a fresh random draw",
     "train.not_finite": "training loss became NaN or infinite",
     "train.below_mark": "trains, but below the calibrated pass mark",
     "train.no_learning": "network does not learn",

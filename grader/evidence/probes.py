@@ -17,6 +17,7 @@ OPTIMIZER_SETTINGS = {"Adam": ADAM_SETTINGS, "RMSProp": RMSPROP_SETTINGS}
 OPTIMIZER_STEPS = 30
 INIT_DRAWS = 8  # fresh Net()s initialised by init_weights: 8 x 450 weights in conv 1 at the least
 AUGMENT_IMAGES = 512  # test images (perturbed, unlabelled) that augment is run on
+GRADIENT_BATCHES = (3, 16)  # (batches, images per batch) whose loss gradients a network reports, in train mode
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ def make_probe_inputs(rng: np.random.Generator, aug_images_uint8: np.ndarray | N
         arrays.update({P.bptt_input(i, key): v for key, v in params.items()})
         arrays.update({P.bptt_input(i, "xs"): xs, P.bptt_input(i, "ys"): np.asarray(ys, dtype=np.int64),
                        P.bptt_input(i, "h0"): h0})
+    batches, size = GRADIENT_BATCHES
+    arrays[P.GRAD_X] = rng.standard_normal((batches, size, 3, 32, 32)).astype(np.float32)  # (B, N, 3, 32, 32)
+    arrays[P.GRAD_Y] = rng.integers(0, 10, size=(batches, size)).astype(np.int64)  # (B, N)
     if aug_images_uint8 is not None:
         arrays[P.AUG_IMAGES] = aug_images_uint8.astype(np.float32) / 127.5 - 1.0  # (N, 3, 32, 32) in [-1, 1]
     request = P.Request(bptt_instances=len(BPTT_SIZES), init_draws=INIT_DRAWS, optimizer_steps=OPTIMIZER_STEPS,

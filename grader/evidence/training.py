@@ -1,8 +1,10 @@
 """The graded training runs of a submission (5.1.3, 5.2.2, 5.3.2), each trained where its result can be
 trusted.
 
-The instructor's edition has the student's code build and initialise each network in the sandbox ("start"
-phase), checks that the reference network holding those starting tensors computes the same function, and
+The student's code builds and initialises each network in the sandbox ("start" phase), also under further
+construction seeds, so that the judge can tell a fresh random initialisation from stored weights
+(checks.initialisers). The instructor's edition checks that the reference network holding those starting
+tensors computes the same function and receives the same loss gradients (grader.reference.gradients), and
 then trains and evaluates the reference network in the grading process with the calibration's engine and
 seed: nothing the submission writes can stand in for the training. Runs whose network does not map onto
 the reference (and every run in the student's edition, which has no reference) are trained and evaluated by
@@ -16,8 +18,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from checks.initialisers import LayerDraws
 from grader.data import Cifar10, perturb_test_images
 from grader.engine import Protocol, predict, train_started
+from grader.evidence.draws import read_layer_draws
 from grader.evidence.probes import ProbeInputs
 from grader.options import GradeOptions
 from grader.progress import PHASE, GradeEvent, Listener, ignore
@@ -25,6 +29,8 @@ from grader.sandbox import protocol as P
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
 
 FRESH_LIMIT = 0.20  # an untrained network above this test accuracy was not freshly initialised
+FRESH_DRAWS = 3  # starting networks built with further construction seeds, beside the run's own
+FRESH_SEED_STEP = 100_003  # their seeds: the run's + k * this (k = 1..FRESH_DRAWS), apart from the probes' 1000 + k
 
 
 @dataclass
@@ -41,6 +47,9 @@ class RunObservation:
     verified: bool = False  # trained and evaluated by the grader itself, not reported by the student's code
     unmapped: str = ""  # why the grader could not train it in its reference network ("" when it did, or tried not)
     first_conv: np.ndarray | None = None  # (C, 3, k, k) final weights of the first conv, for the report
+    start_layers: list[LayerDraws] | None = None  # conv/linear layers of the starting networks, one draw per seed
+    start_seeds: list[int] = field(default_factory=list)  # their construction seeds, the run's first
+    start_error: str = ""  # why start_layers could not be read
     images_per_s: float = 0.0
     seconds: float = 0.0  # wall time of the training
 
@@ -62,45 +71,65 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
     observations: dict[str, RunObservation] = {}
     test_x = perturb_test_images(ctx.dataset.test_x, ctx.options.seed)
     test_y = torch.from_numpy(ctx.dataset.test_y)
-    in_sandbox = list(variants)
-    if ctx.options.edition == "instructor":
-        timeout = ctx.options.limits.wall_s
-        ctx.listener(GradeEvent(PHASE, "building the starting networks in a sandbox"))
-        starts = ctx.run.run([P.start(v) for v in variants], P.Request(seed=ctx.options.seed, task_timeout_s=timeout),
-                             timeout_s=timeout)
-        in_sandbox = []
-        for v in variants:
-            o = starts[P.start(v)]
-            if not o.ok:
-                observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}")
-                continue
-            model, why = _reference_start(ctx, v, o)
-            if model is None:
-                in_sandbox.append(v)
-                observations[v] = RunObservation(v, ok=False, unmapped=why)
-                continue
-            ctx.listener(GradeEvent(PHASE, f"training {P.VARIANTS[v].label}, {ctx.protocol.epochs} epochs"))
-            observations[v] = _train_here(ctx, v, model, test_x, test_y)
+    in_sandbox = []
+    timeout = ctx.options.limits.wall_s
+    seeds = fresh_seeds(ctx.options.seed)
+    request = P.Request(seed=ctx.options.seed, fresh_seeds=seeds[1:], task_timeout_s=timeout)
+    ctx.listener(GradeEvent(PHASE, "building the starting networks in a sandbox"))
+    starts = ctx.run.run([P.start(v) for v in variants], request, timeout_s=timeout)
+    for v in variants:
+        o = starts[P.start(v)]
+        if not o.ok:
+            observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}")
+            continue
+        start = _start_draws(v, o, seeds)
+        model, why = _reference_start(ctx, v, o) if ctx.options.edition == "instructor" else (None, "")
+        if model is None:
+            in_sandbox.append(v)
+            observations[v] = RunObservation(v, ok=False, unmapped=why, **start)
+            continue
+        ctx.listener(GradeEvent(PHASE, f"training {P.VARIANTS[v].label}, {ctx.protocol.epochs} epochs"))
+        observations[v] = replace(_train_here(ctx, v, model, test_x, test_y), **start)
     if in_sandbox:
         trained = _train_in_sandbox(ctx, in_sandbox, test_x, test_y)
         for v, obs in trained.items():
-            observations[v] = replace(obs, unmapped=observations[v].unmapped if v in observations else "")
+            first = observations[v]
+            observations[v] = replace(obs, unmapped=first.unmapped, start_layers=first.start_layers,
+                                      start_seeds=first.start_seeds, start_error=first.start_error)
     return {v: observations[v] for v in variants}
+
+
+def fresh_seeds(seed: int) -> list[int]:
+    """The construction seeds of the starting networks whose layers the judge compares: the run's first."""
+    return [seed + k * FRESH_SEED_STEP for k in range(FRESH_DRAWS + 1)]
+
+
+def _start_draws(variant: str, o: TaskOutcome, seeds: list[int]) -> dict:
+    """RunObservation's start_* fields from a start task's outcome."""
+    try:
+        layers = read_layer_draws(o, len(seeds), lambda i, d: P.start_weight(variant, i, d),
+                                  lambda i, d: P.start_bias(variant, i, d))
+    except ValueError as e:
+        return {"start_layers": None, "start_seeds": seeds, "start_error": str(e)}
+    return {"start_layers": layers, "start_seeds": seeds, "start_error": ""}
 
 
 def _reference_start(ctx: TrainingSetup, variant: str, o: TaskOutcome) -> tuple[torch.nn.Module | None, str]:
     """The reference network holding the student's starting tensors, or (None, why) when it does not
-    compute the same function as the student's network on the probe inputs."""
+    compute the same function as the student's network on the probe inputs, or does not receive the same
+    loss gradients."""
     # Imported here, not at the top: the reference exists in the instructor's edition only (the student
     # edition ships no solutions/), and only this path of the instructor's edition needs it.
     from checks.architecture import MappingError
+    from grader.reference.gradients import compare_gradients
     from grader.reference.networks import OUTPUT_RTOL, load_into_reference, output_difference, reference_model
 
     network = P.VARIANTS[variant].network
     model = reference_model(network)
     inputs = ctx.inputs
     try:
-        load_into_reference(model, network, o.data.get("events", []), o.data.get("tensors", []), variant, o.out_dir)
+        mapping = load_into_reference(model, network, o.data.get("events", []), o.data.get("tensors", []), variant,
+                                      o.out_dir)
         worst = output_difference(model, [(pass_name.removesuffix("_after"), inputs[x],
                                            o.array(P.start_output(variant, pass_name), shape=(8, 10), dtype="float32"))
                                           for pass_name, x in P.START_PASSES])
@@ -108,6 +137,9 @@ def _reference_start(ctx: TrainingSetup, variant: str, o: TaskOutcome) -> tuple[
         return None, f"its tensors do not map onto the reference network ({e})"
     if not worst <= OUTPUT_RTOL:
         return None, f"it computes a different function from the reference network (relative difference {worst:.2g})"
+    gradients = compare_gradients(model, network, mapping, o, variant, inputs[P.GRAD_X], inputs[P.GRAD_Y])
+    if not gradients.ok:
+        return None, f"it computes the reference's function, but its gradients differ: {gradients.describe()}"
     return model, ""
 
 

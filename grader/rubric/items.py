@@ -88,7 +88,7 @@ ITEMS: tuple[Item, ...] = (
     Item("5.1.4", "analysis", 2, manual=True, answer_key="problem5.analysis"),
     Item("5.2.1", "init_weights variance", 4, probes=(P.INIT,), judge=_j("public.p5_2_init", "init_weights_variance"),
          student_check="the instructor's check: Var[w] * fan_in / 2 = 1 per layer within a statistical bound"),
-    Item("5.2.2", "Kaiming-initialised Net trains better", 3, variants=("net", "kaiming"),
+    Item("5.2.2", "Kaiming-initialised Net trains better", 3, probes=(P.INIT,), variants=("net", "kaiming"),
          judge=_j("public.p5_2_init", "kaiming_trains"),
          student_check="the graded training run with init_weights completes (and meets the calibrated pass mark, "
                        "when installed)"),

@@ -102,6 +102,7 @@ class Request:
     threads: int = 2  # torch threads
     task_timeout_s: float = 120.0  # wall-clock seconds per task (the child's own alarm)
     seed: int = 0  # start and train phases: the run's seed
+    fresh_seeds: list[int] = field(default_factory=list)  # start phase: construction seeds of further starting networks
     protocol: dict = field(default_factory=dict)  # train phase: grader.engine.Protocol's fields
     epochs: int = 0  # predict phase: epochs whose weights to evaluate
     bptt_instances: int = 0  # probe: random RNNs given as inputs
@@ -126,6 +127,8 @@ LOSS_LOGITS = "loss_logits"  # (R, N, 10) float32
 LOSS_TARGETS = "loss_targets"  # (R, N) int64
 OPT_X, OPT_Y, OPT_W0 = "opt_X", "opt_Y", "opt_W0"  # float64 least-squares problem (N, D), (N, K), (K, D)
 AUG_IMAGES = "aug_images"  # (N, 3, 32, 32) float32 in [-1, 1]
+GRAD_X = "grad_x"  # (B, N, 3, 32, 32) float32: B batches whose loss gradients the networks report (train mode)
+GRAD_Y = "grad_y"  # (B, N) int64: their random class targets
 TRAIN_X, TRAIN_Y, TEST_X = "train_x", "train_y", "test_x"  # uint8 images, int64 labels (no test labels, ever)
 BPTT_INPUTS = ("xs", "ys", "h0")
 
@@ -151,8 +154,24 @@ def state_tensor(owner: str, index: int) -> str:
     return f"{owner}_t{index}"
 
 
+def state_gradient(owner: str, index: int) -> str:
+    """(B, *shape) float32: the gradient, on each GRAD_X batch, of the cross-entropy loss with respect to
+    tensor `index` of P.state_tensor(owner, index)."""
+    return f"{owner}_g{index}"
+
+
 def start_output(variant: str, pass_name: str) -> str:
     return f"{variant}_y_{pass_name}"
+
+
+def start_weight(variant: str, layer: int, draw: int) -> str:
+    """The weight of the layer-th conv/linear layer (forward order) of the starting network built with
+    construction seed `draw` (0: the run's seed, then Request.fresh_seeds in order)."""
+    return f"{variant}_w{layer}_d{draw}"
+
+
+def start_bias(variant: str, layer: int, draw: int) -> str:
+    return f"{variant}_b{layer}_d{draw}"
 
 
 def init_weight(layer: int, draw: int) -> str:

@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from grader.engine import Protocol, predict, start_variant, train_variant
 from grader.sandbox import protocol as P
@@ -35,6 +36,67 @@ def _export_state(ctx, owner: str, model: torch.nn.Module, events: list[dict]) -
     for i, name in enumerate(used):
         ctx.put(P.state_tensor(owner, i), tensors[name].detach().float())
     return [[name, list(tensors[name].shape)] for name in used]
+
+
+def _export_gradients(ctx, owner: str, model: torch.nn.Module, tensors: list[list]) -> dict:
+    """The gradients of the cross-entropy loss against the parent's targets (GRAD_Y) on each of its batches
+    (GRAD_X), in train mode with dropout off (as the grader trains), with respect to every tensor exported
+    as P.state_tensor(owner, i) (`tensors`: [[name, shape], ...]): P.state_gradient(owner, i), (B, *shape),
+    for each tensor that receives one. Returns {"gradients": [status of tensor i], "stochastic": whether
+    two train-mode passes on the same batch differ (dropout the grader could not switch off, e.g. a
+    `dropout` imported from torch.nn.functional before it patched it)}, a status being "ok", "none" (a
+    parameter that receives no gradient), "frozen" (requires_grad is off) or "buffer", and
+    "gradient_error" when backpropagation itself raised (its forward may still be fine). Run last: the
+    train-mode passes move BatchNorm's running statistics."""
+    params = dict(model.named_parameters())
+    names = [str(t[0]) for t in tensors]
+    status = ["buffer" if n not in params else "ok" if params[n].requires_grad else "frozen" for n in names]
+    live = [i for i, s in enumerate(status) if s == "ok"]
+    x = torch.from_numpy(ctx.array(P.GRAD_X))  # (B, N, 3, 32, 32)
+    y = torch.from_numpy(ctx.array(P.GRAD_Y))  # (B, N)
+    grads: dict[int, list] = {i: [] for i in live}
+    stochastic = False
+    try:
+        with DropoutDisabled():
+            model.train()
+            for b, (xb, yb) in enumerate(zip(x, y)):
+                out = model(xb.clone())
+                if not isinstance(out, torch.Tensor):
+                    raise TypeError(f"forward returned {type(out).__name__}, expected a tensor of logits")
+                if b == 0:
+                    with torch.no_grad():
+                        again = model(xb.clone())
+                    stochastic = not (isinstance(again, torch.Tensor) and torch.equal(again, out.detach()))
+                loss = F.cross_entropy(out, yb)
+                found = (torch.autograd.grad(loss, [params[names[i]] for i in live], allow_unused=True)
+                         if loss.requires_grad and live else [None] * len(live))
+                for i, g in zip(live, found):
+                    grads[i].append(g)
+    except Exception as e:  # noqa: BLE001  the forward was judged already; a failing backward is its own finding
+        return {"gradients": ["none" if s == "ok" else s for s in status], "gradient_error": describe_exception(e),
+                "stochastic": stochastic}
+    for i in live:
+        if all(g is None for g in grads[i]):
+            status[i] = "none"
+            continue
+        param = params[names[i]]
+        ctx.put(P.state_gradient(owner, i), torch.stack([torch.zeros_like(param) if g is None else g.detach()
+                                                         for g in grads[i]]).float())
+    return {"gradients": status, "stochastic": stochastic}
+
+
+def _export_layers(ctx, model: torch.nn.Module, weight_name, bias_name) -> list[dict]:
+    """Save the weight and bias of every conv and linear layer of `model`, in forward order (an eval-mode
+    trace on zeros), as weight_name(i) and bias_name(i), float64; returns [{"op", "weight", "bias"}, ...]."""
+    with torch.no_grad():
+        events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
+    tensors = dict(model.named_parameters()) | dict(model.named_buffers())
+    layer_events = [e for e in events if e["op"] in ("conv", "linear")]
+    for i, e in enumerate(layer_events):
+        ctx.put(weight_name(i), tensors[e["weight"]].detach().double())
+        if e["bias"]:
+            ctx.put(bias_name(i), tensors[e["bias"]].detach().double())
+    return [{"op": e["op"], "weight": e["weight"], "bias": e["bias"]} for e in layer_events]
 
 
 def _build(ctx, cls_name: str) -> torch.nn.Module:
@@ -91,6 +153,7 @@ def architecture(ctx, task):
     ctx.put(P.network_output(cls_name, "eval"), y.float())
     out["events"] = events
     out["tensors"] = _export_state(ctx, cls_name, model, events + out.get("events_train", []))
+    out.update(_export_gradients(ctx, cls_name, model, out["tensors"]))
     return out
 
 
@@ -116,15 +179,7 @@ def init(ctx, task):
         torch.manual_seed(1000 + k)
         model = _build(ctx, "Net")
         fn(model)
-        with torch.no_grad():
-            events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
-        tensors = dict(model.named_parameters())
-        layer_events = [e for e in events if e["op"] in ("conv", "linear")]
-        layers = [{"op": e["op"], "weight": e["weight"], "bias": e["bias"]} for e in layer_events]
-        for i, e in enumerate(layer_events):
-            ctx.put(P.init_weight(i, k), tensors[e["weight"]].detach().double())
-            if e["bias"]:
-                ctx.put(P.init_bias(i, k), tensors[e["bias"]].detach().double())
+        layers = _export_layers(ctx, model, lambda i, k=k: P.init_weight(i, k), lambda i, k=k: P.init_bias(i, k))
     return {"layers": layers, "draws": draws}
 
 
@@ -234,15 +289,19 @@ def train_run(ctx, task):
 
 def start_run(ctx, task):
     """The starting network of a graded run, built and initialised by the student's code exactly as a run
-    would (seed, build, initialise): its traced forward and starting tensors, and its outputs on the
-    parent's inputs in eval mode (arch_x2), train mode (arch_x1) and eval mode again (which shows how the
-    train-mode pass moved BatchNorm's running statistics), for the grader to check that its reference
-    network computes the same function, and updates its state the same way, before training it itself."""
+    would (seed, build, initialise): its traced forward and starting tensors, its outputs on the parent's
+    inputs in eval mode (arch_x2), train mode (arch_x1) and eval mode again (which shows how the train-mode
+    pass moved BatchNorm's running statistics), and its loss gradients (GRAD_X), for the grader to check
+    that its reference network computes the same function, updates its state the same way and receives
+    the same gradients, before training it itself. Then the layers of the starting networks built the same
+    way with the run's seed and each of `fresh_seeds`, for the grader to check that they are random draws
+    of an initialisation (P.start_weight, P.start_bias)."""
     variant = P.VARIANTS[task.arg]
     init_fn = ctx.get("init_weights") if variant.init else None
     inputs = {x: torch.from_numpy(ctx.array(x)) for _, x in P.START_PASSES}  # (8, 3, 32, 32) each
+    build = lambda: ctx.get(variant.network)()  # noqa: E731
     with DropoutDisabled():
-        model = start_variant(lambda: ctx.get(variant.network)(), init_fn, ctx.request.seed)
+        model = start_variant(build, init_fn, ctx.request.seed)
         with torch.no_grad():
             events, _ = trace_forward(model.eval(), torch.zeros(2, 3, 32, 32))
             tensors = _export_state(ctx, variant.name, model, events)  # before a train-mode pass moves BN statistics
@@ -251,7 +310,14 @@ def start_run(ctx, task):
                 if not isinstance(y, torch.Tensor):
                     raise TypeError(f"{variant.network}() returned {type(y).__name__}, expected a tensor of logits")
                 ctx.put(P.start_output(variant.name, pass_name), y.float())
-    return {"events": events, "tensors": tensors}
+    out = {"events": events, "tensors": tensors, **_export_gradients(ctx, variant.name, model, tensors)}
+    seeds = [ctx.request.seed, *ctx.request.fresh_seeds]
+    for d, seed in enumerate(seeds):
+        drawn = start_variant(build, init_fn, seed)
+        out["layers"] = _export_layers(ctx, drawn, lambda i, d=d: P.start_weight(variant.name, i, d),
+                                       lambda i, d=d: P.start_bias(variant.name, i, d))
+    out["draws"] = len(seeds)
+    return out
 
 
 def predict_run(ctx, task):

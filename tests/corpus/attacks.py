@@ -348,13 +348,60 @@ def _init_from_shipped(self, *args, **kwargs):
 NetBN.__init__ = _init_from_shipped
 '''
 
+
+
+# Loads the shipped network's trained conv and FC layers into a model, plus N(0, noise^2) from torch's seeded
+# generator (so that every construction seed differs), the last layer zeroed so that it starts at chance
+# (10%), where no accuracy test sees stored weights
+SHIPPED_LAYERS = '''
+
+import numpy as _np
+from pathlib import Path as _Path
+
+
+def _load_shipped_layers(model, noise):
+    with _np.load(_Path(__file__).with_name("pretrained.npz")) as z:
+        trained = [(z[k], z[k.replace("weight", "bias")]) for k in z.files if z[k].ndim in (2, 4)]
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        for layer, (w, b) in zip(layers, trained):
+            layer.weight.copy_(torch.from_numpy(w) + noise * torch.randn(w.shape))
+            layer.bias.copy_(torch.from_numpy(b))
+        layers[-1].weight.zero_()
+        layers[-1].bias.zero_()
+'''
+
+
+def pretrained_net(noise: float) -> str:
+    """Net() built with the shipped layers (SHIPPED_LAYERS)."""
+    return SHIPPED_LAYERS + f'''
+
+_fresh_net_init = Net.__init__
+
+
+def _net_from_shipped(self, *args, **kwargs):
+    _fresh_net_init(self, *args, **kwargs)
+    _load_shipped_layers(self, {noise!r})
+
+
+Net.__init__ = _net_from_shipped
+'''
+
+
+# init_weights that is He init in name only: the shipped layers, with noise
+INIT_FROM_SHIPPED = SHIPPED_LAYERS + '''
+
+def init_weights(model):
+    _load_shipped_layers(model, 0.01)
+'''
+
 FORGE_TRAINING = r'''
 
 # Appended to the base (whose NetBN it uses): ships trained weights; at import it writes the result of the
 # phase the grader asked for itself, in the format the grader's own child writes, and exits: for a training
 # run, fresh weights at the start and the shipped ones after each epoch; for the starting network that the
-# grader trains itself, the shipped weights (with the outputs they give, so that the network checks out as
-# the reference).
+# grader trains itself, the shipped weights (with the outputs and gradients they give, so that the network
+# checks out as the reference), and fresh networks for the other construction seeds.
 import json, os
 from pathlib import Path
 import numpy as np
@@ -399,7 +446,35 @@ if any(t.startswith("start:") for t in request["tasks"]):
         for key, x in P.START_PASSES:
             y = model.train(key == "train")(torch.from_numpy(np.load(base / "in" / f"{x}.npy")))
             np.save(base / "out" / f"{P.start_output('bn', key)}.npy", y.float().numpy())
-    result = {"ok": True, "events": events, "tensors": [[name, list(state[name].shape)] for name in used]}
+    # the loss gradients the grader compares, computed honestly for the shipped weights
+    params = dict(model.named_parameters())
+    grad_x, grad_y = (torch.from_numpy(np.load(base / "in" / f"{k}.npy")) for k in (P.GRAD_X, P.GRAD_Y))
+    live = [n for n in used if n in params]
+    grads = {n: [] for n in live}
+    model.train()
+    for xb, yb in zip(grad_x, grad_y):
+        for n, g in zip(live, torch.autograd.grad(torch.nn.functional.cross_entropy(model(xb), yb),
+                                                  [params[n] for n in live])):
+            grads[n].append(g)
+    for i, name in enumerate(used):
+        if name in grads:
+            np.save(base / "out" / f"{P.state_gradient('bn', i)}.npy", torch.stack(grads[name]).numpy())
+    # the starting networks of the other construction seeds: genuinely fresh, so that they vary as a random
+    # initialisation does; only the run's own (the first) holds the shipped weights
+    seeds = [request["seed"], *request["fresh_seeds"]]
+    for d, seed in enumerate(seeds):
+        torch.manual_seed(seed)
+        net = NetBN()
+        if d == 0:
+            net.load_state_dict(model.state_dict())
+        layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        for i, m in enumerate(layers):
+            np.save(base / "out" / f"{P.start_weight('bn', i, d)}.npy", m.weight.detach().double().numpy())
+            np.save(base / "out" / f"{P.start_bias('bn', i, d)}.npy", m.bias.detach().double().numpy())
+    result = {"ok": True, "events": events, "tensors": [[name, list(state[name].shape)] for name in used],
+              "gradients": ["ok" if name in grads else "buffer" for name in used], "draws": len(seeds),
+              "layers": [{"op": "conv" if isinstance(m, nn.Conv2d) else "linear", "weight": "w", "bias": "b"}
+                         for m in layers]}
     (base / "out" / "result.json").write_text(json.dumps({"_complete": True, "_current": None, "load_error": None,
                                                            "tasks": {"start:bn": result}}))
     os._exit(0)
@@ -682,12 +757,44 @@ _sys.settrace(_tracer)
         "5.3.2 must not pass: nothing was trained (the grader trains the reference itself, and the starting "
         "weights are found to be trained already)",
         only=("5.3.2",), honest={"5.3.2": 0.0}, training=True, append=FORGE_TRAINING,
-        files={"pretrained.npz": "@@PRETRAINED@@"}, feedback={"5.3.2": ("before any training",)}),
+        files={"pretrained.npz": "@@PRETRAINED@@"},
+        feedback={"5.3.2": ("does not start from a fresh random draw", "of the run's starting network are not")}),
     "pretrained_start": Attack(
         "the correct base, whose NetBN() loads shipped trained weights in its constructor",
         "5.3.2 must not pass: the run does not start from an initialisation",
         only=("5.3.2",), honest={"5.3.2": 0.0}, training=True, files={"pretrained.npz": "@@PRETRAINED@@"},
-        append=PRETRAINED_START, feedback={"5.3.2": ("before any training",)}),
+        append=PRETRAINED_START,
+        feedback={"5.3.2": ("does not start from a fresh random draw", "the same weights for construction seeds")}),
+    "pretrained_net_start": Attack(
+        "the correct base, whose Net() holds shipped trained layers with the last one zeroed (it starts at "
+        "exactly 10%, so an accuracy test before training sees nothing)",
+        "5.1.3 must not pass: the starting weights are the same for every construction seed",
+        only=("5.1.3",), honest={"5.1.3": 0.0}, training=True, files={"pretrained.npz": "@@PRETRAINED@@"},
+        append=pretrained_net(0.0),
+        feedback={"5.1.3": ("does not start from a fresh random draw", "the same weights for construction seeds")}),
+    "pretrained_net_start_with_noise": Attack(
+        "as pretrained_net_start, plus N(0, 0.01^2) noise drawn from torch's seeded generator, so that every "
+        "construction seed gives different weights",
+        "5.1.3 must not pass: most of the weights' variance is shared by every construction seed",
+        only=("5.1.3",), honest={"5.1.3": 0.0}, training=True, files={"pretrained.npz": "@@PRETRAINED@@"},
+        append=pretrained_net(0.01),
+        feedback={"5.1.3": ("does not start from a fresh random draw", "is the same for every construction seed")}),
+    "pretrained_init_weights": Attack(
+        "init_weights loads shipped trained layers plus per-seed noise and zeroes the last one (5.2.1 measures "
+        "its variance and fails it; 5.2.2's run would start at 10% and learn fast)",
+        "5.2.2 must not pass: the run does not start from a random draw of init_weights' initialisation",
+        only=("5.2.2",), honest={"5.2.2": 0.0}, training=True, files={"pretrained.npz": "@@PRETRAINED@@"},
+        append=INIT_FROM_SHIPPED,
+        feedback={"5.2.2": ("does not start from a fresh random draw", "is the same for every construction seed")}),
+    "cut_graph_trained_in_its_place": Attack(
+        "Net.forward detaches after the convs: the handout's logits, so that the grader would train its "
+        "reference network, whose convs learn, in place of the student's, whose convs never do",
+        "5.1.3 earns nothing automatically: the grader does not train it as the reference, and says which "
+        "layers receive no gradient",
+        only=("5.1.3",), honest={"5.1.3": 0.0}, training=True,
+        edits=((NET_FORWARD, "        x = self.features(x).detach()\n        x = x.view(x.size(0), -1)\n"
+                             "        return self.classifier(x)\n\n\nclass NetBN"),),
+        feedback={"5.1.3": ("conv 1, conv 2 receive no gradient", "did not train this network itself")}),
     "lookup_test_labels": Attack(
         "ships the test images and labels; a network that does not learn (its architecture does not map onto "
         "the reference, so the grader evaluates it in the child) answers eval-mode batches by nearest-neighbour "

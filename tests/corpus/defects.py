@@ -6,6 +6,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BASE = Path(__file__).with_name("base_submission.py")
+# The base's Net.forward up to the next class (NetBN's forward has the same body)
+NET_FORWARD = ("    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n"
+               "        return self.classifier(x)\n\n\nclass NetBN")
+NETBN_FORWARD = ("    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n"
+                 "        return self.classifier(x)\n\n\ndef init_weights")
+CUT_AFTER_CONVS = ("conv 1, conv 2 receive no gradient", "cuts the graph after conv 2")
+
+
+def cut_net_forward(features: str) -> tuple[tuple[str, str], ...]:
+    """Net.forward with its convolutional features computed by `features` (lines setting `x`, indented
+    for the method body): the same logits, but the graph cut after the convs."""
+    return ((NET_FORWARD, "    def forward(self, x):\n" + features +
+             "        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"),)
 
 
 @dataclass(frozen=True)
@@ -77,11 +90,32 @@ DEFECTS: dict[str, Defect] = {
     "augment_ignores_generator": Defect(
         (("angle = (torch.rand(n, generator=generator) - 0.5)", "angle = (torch.rand(n) - 0.5)"),),
         "5.4.3", ("not: deterministic for a seeded generator",)),
+    # forward computes the handout's logits but cuts the graph after the convs: they would never learn
+    "detach_after_convs": Defect(
+        cut_net_forward("        x = self.features(x).detach()  # keep the feature maps for plotting\n"),
+        "5.1.1", CUT_AFTER_CONVS),
+    "numpy_round_trip": Defect(
+        cut_net_forward("        feature_maps = self.features(x).detach().cpu().numpy()  # for the report's figures\n"
+                        "        x = torch.from_numpy(feature_maps)\n"),
+        "5.1.1", CUT_AFTER_CONVS),
+    "dot_data_after_convs": Defect(
+        cut_net_forward("        x = self.features(x).data\n"), "5.1.1", CUT_AFTER_CONVS),
+    "no_grad_inside_forward": Defect(
+        cut_net_forward("        with torch.no_grad():  # the convs are only feature extractors\n"
+                        "            x = self.features(x)\n"),
+        "5.1.1", CUT_AFTER_CONVS),
+    "rewrapped_with_torch_tensor": Defect(
+        cut_net_forward("        x = torch.tensor(self.features(x), dtype=torch.float32)\n"), "5.1.1", CUT_AFTER_CONVS),
+    "netbn_no_grad_inside_forward": Defect(
+        ((NETBN_FORWARD, "    def forward(self, x):\n        with torch.no_grad():\n            x = self.features(x)\n"
+                         "        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\ndef init_weights"),),
+        "5.3.1", ("conv 1, conv 1's batchnorm, conv 2, conv 2's batchnorm receive no gradient",
+                  "cuts the graph after conv 2's batchnorm")),
     # defects that only a training run shows
     "net_zero_initialised": Defect(
         (("    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN",
           "        for p in self.parameters():\n            nn.init.zeros_(p)\n\n    def forward(self, x):\n        x = self.features(x)\n        x = x.view(x.size(0), -1)\n        return self.classifier(x)\n\n\nclass NetBN"),),
-        "5.1.3", ("does not learn",), training=True),
+        "5.1.3", ("does not start from a fresh random draw", "the same weights (all zero)"), training=True),
     "init_huge_bias": Defect(
         (("nn.init.zeros_(m.bias)", "nn.init.constant_(m.bias, 30.0)"),),
         "5.2.2", ("test accuracy", "pass mark"), training=True),

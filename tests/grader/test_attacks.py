@@ -173,7 +173,10 @@ def test_attack_corpus_covers_the_issue():
                      "patch_torch_and_numpy", "rigged_eq_loss", "read_reference_and_rubric", "loop_at_import",
                      "loop_in_forward", "memory_bomb_at_import", "fork_bomb", "print_flood", "raw_fd_flood",
                      "daemons", "network", "read_test_labels", "lookup_test_labels", "two_faced_dispatch_mode",
-                     "two_faced_c_dispatch_stack", "two_faced_call_stack"):
+                     "two_faced_c_dispatch_stack", "two_faced_call_stack",
+                     # issue 15: stored starting weights, with and without per-seed noise, and a cut graph
+                     "pretrained_start", "pretrained_net_start", "pretrained_net_start_with_noise",
+                     "pretrained_init_weights", "forge_training_result", "cut_graph_trained_in_its_place"):
         assert required in names
 
 

@@ -26,7 +26,7 @@ SOURCE_LINE = 25  # a reference source line this long (stripped) is distinctive 
 INSTRUCTOR_ONLY = "[public checks only: the instructor's run scores this item]"
 QUICK_ITEMS = "1,2,3,4,5.1.1,5.1.2,5.2.1,5.3.1,5.4.1,5.4.2"
 # Lazy imports of the reference on the instructor's path only (module -> what it imports there).
-INSTRUCTOR_PATHS = {"grader/evidence/training.py": {"grader.reference.networks"},
+INSTRUCTOR_PATHS = {"grader/evidence/training.py": {"grader.reference.networks", "grader.reference.gradients"},
                     "grader/grade.py": {"grader.reference.proofs"},
                     "grader/batch/run.py": {"grader.reference.page"},
                     "grader/cli.py": set()}  # every item that needs neither data nor training

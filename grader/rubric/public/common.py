@@ -6,6 +6,7 @@ import math
 
 from checks.verdict import Verdict
 from grader.evidence.training import FRESH_LIMIT
+from grader.rubric.public.fresh_start import initialiser, start_problem
 from grader.sandbox import protocol as P
 from grader.sandbox.runner import TaskOutcome
 
@@ -50,7 +51,8 @@ def network_output(ctx, name: str) -> tuple[Verdict | None, dict]:
 
 
 def judge_training(ctx, variant: str, what: str) -> Verdict:
-    """A graded training run: it completes without NaN, started fresh, and its test accuracy meets the
+    """A graded training run: it completes without NaN, started fresh (a random draw of its initialisation,
+    grader.rubric.public.fresh_start, that does not classify yet), and its test accuracy meets the
     calibrated pass mark (numbers that say how well a correct network trains, not how to write one). A run
     trained by the student's own code cannot be told from a forged one: the instructor's edition sends it
     for review. An installation without calibration (a student edition without calibration.json) checks
@@ -58,6 +60,10 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
     obs = ctx.training()[variant]
     if not obs.ok:
         return Verdict(0.0, f"training {what} failed: {obs.error}", diagnoses=("train.failed",))
+    problem = start_problem(ctx, variant, obs)
+    if problem:
+        return Verdict(0.0, f"{what} does not start from a fresh random draw of {initialiser(variant)}, so the run "
+                            f"earns nothing: {problem}.", diagnoses=("train.not_fresh",))
     if obs.initial_accuracy is not None and obs.initial_accuracy > FRESH_LIMIT:
         return Verdict(0.0, f"{what} already scores {percent(obs.initial_accuracy)} on the test images before any "
                             f"training: the network must start from a fresh initialisation, not from stored weights",
@@ -94,8 +100,10 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
         return Verdict(fraction, text + " The grader trained it itself: its reference network, started from the "
                                         "submission's initial weights (which compute the same function).",
                        diagnoses=codes)
-    if ctx.edition != "instructor" or fraction == 0.0:
+    if ctx.edition != "instructor":
         return Verdict(fraction, text, diagnoses=codes)  # the student edition runs on the student's own machine
     why = obs.unmapped or "the grader could not train it in its reference network"
+    if fraction == 0.0:  # nothing to confirm, but the student learns why the grader did not train it
+        return Verdict(0.0, f"{text} The grader did not train this network itself: {why}.", diagnoses=codes)
     return Verdict(fraction, f"{text} The grader did not train this network itself: {why}; the accuracy was "
                              f"measured by the submission's own code in the sandbox.", review=True, diagnoses=codes)
