@@ -162,7 +162,9 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
         trained.append(v)
     if trained:
         ctx.run.put_inputs({P.TEST_X: test_x})
-        preds = ctx.run.run([P.predict(v) for v in trained], P.Request(epochs=proto.epochs))
+        weights = [outcomes[P.train(v)].out_dir / P.epoch_state(v, e) for v in trained for e in range(1, proto.epochs + 1)]
+        preds = ctx.run.run([P.predict(v) for v in trained], P.Request(epochs=proto.epochs),
+                            carry=[w for w in weights if w.is_file()])  # each child's work/ is fresh
         for v in trained:
             p, obs = preds[P.predict(v)], observations[v]
             if not p.ok:

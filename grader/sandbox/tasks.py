@@ -199,7 +199,7 @@ def augmentation(ctx, task):
 
 def train_run(ctx, task):
     """One graded training run with the grader's engine and protocol, of a network the grader cannot train
-    itself; keeps the weights after every epoch in work/ for the predict phase."""
+    itself; writes the weights after every epoch to out/, which the grader carries into the predict phase."""
     variant = P.VARIANTS[task.arg]
     protocol = Protocol(**ctx.request.protocol)
     seed = ctx.request.seed
@@ -227,7 +227,7 @@ def train_run(ctx, task):
         raise ParametersChangedOutsideStep(f"the grader saw {watch.steps} optimiser steps of {expected}: its step "
                                            f"hooks were removed or another optimiser stepped the network")
     for epoch, state in enumerate(result.epoch_states, start=1):
-        torch.save(state, ctx.base / "work" / f"{variant.name}_e{epoch}.pt")  # for a later predict phase; never read by the parent
+        torch.save(state, ctx.out / P.epoch_state(variant.name, epoch))  # carried into the predict phase; never read by the parent
     return {"steps": result.steps, "losses": result.losses, "diverged_at": result.diverged_at,
             "images_per_s": result.images_per_s, "seconds": result.seconds}
 
@@ -260,7 +260,7 @@ def predict_run(ctx, task):
     model = _build(ctx, variant.network)
     test_x = torch.from_numpy(np.array(ctx.array(P.TEST_X)))
     for epoch in range(1, ctx.request.epochs + 1):
-        state = torch.load(ctx.base / "work" / f"{variant.name}_e{epoch}.pt", weights_only=True)
+        state = torch.load(ctx.work / P.epoch_state(variant.name, epoch), weights_only=True)
         model.load_state_dict(state)
         ctx.put(P.predictions(variant.name, epoch), predict(model, test_x).to(torch.int64))
     return {}

@@ -629,10 +629,9 @@ _sys.settrace(_tracer)
         keeps=QUICK, append="\nfor _i in range(300_000):\n    print('PASSED', _i)\nprint('x' * (50 << 20))\n"),
     "raw_fd_flood": Attack(
         "the correct base, writing 48 MiB straight to file descriptor 1 at import (past print's cap)",
-        "the file-size limit stops it and the items say why",
-        honest={n: 0.0 for n in QUICK}, limits={"file_bytes": 16 << 20},
-        append="\nimport os\nfor _i in range(48):\n    os.write(1, b'y' * (1 << 20))\n",
-        feedback={n: ("more than 16 MiB",) for n in QUICK}),
+        "stdout is a pipe the grader drains and caps: no file fills, grading is unaffected (full marks)",
+        keeps=QUICK, limits={"file_bytes": 16 << 20},
+        append="\nimport os\nfor _i in range(48):\n    os.write(1, b'y' * (1 << 20))\n"),
     "disk_fill": Attack(
         "the correct base, writing 24 files of 8 MiB each (each under the file-size limit) into its working "
         "folder at import",

@@ -25,6 +25,7 @@ from grader.sandbox.bwrap import CHILD_MODULES, grader_root, reference_paths
 from grader.sandbox import limits as sandbox_limits
 from grader.sandbox.limits import Limits, detect_isolation
 from grader.sandbox.process import make_scratch
+from grader.sandbox.space import within_quota
 from tests.conftest import item
 from tests.corpus import attacks
 from tests.grader.test_attacks import InputRecorder, own_sandbox_uid  # noqa: F401  (autouse fixture)
@@ -241,19 +242,19 @@ def test_disk_quota_counts_bytes_and_files_in_every_folder(tmp_path):
     (out / "a.bin").write_bytes(os.urandom(300 << 10))
     (work / "deep" / "er" / "b.bin").write_bytes(os.urandom(300 << 10))
     limits = Limits(disk_bytes=1 << 20, disk_entries=10)
-    assert sandbox._within_quota([out, work], limits)  # 600 KiB in 4 entries
+    assert within_quota([out, work], limits)  # 600 KiB in 4 entries
     (work / "deep" / "c.bin").write_bytes(os.urandom(500 << 10))
-    assert not sandbox._within_quota([out, work], limits), "1.1 MiB passed a 1 MiB quota"
+    assert not within_quota([out, work], limits), "1.1 MiB passed a 1 MiB quota"
     (work / "deep" / "c.bin").unlink()
     for i in range(8):
         (work / f"empty{i}").touch()
-    assert not sandbox._within_quota([out, work], limits), "12 entries passed a quota of 10"
+    assert not within_quota([out, work], limits), "12 entries passed a quota of 10"
 
 
 def test_sparse_file_counts_what_it_occupies(tmp_path):
     with open(tmp_path / "sparse", "wb") as f:
         f.truncate(4 << 30)  # 4 GiB long, nothing written
-    assert sandbox._within_quota([tmp_path], Limits(disk_bytes=1 << 20))
+    assert within_quota([tmp_path], Limits(disk_bytes=1 << 20))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are claimed only when the grader runs as root")

@@ -1,0 +1,143 @@
+"""The writable space of one child: a fresh `out/` and `work/` per child, with a disk limit the kernel enforces.
+
+As root (where bubblewrap runs without user namespaces) the space is a tmpfs of `limits.disk_bytes` and
+`limits.disk_entries` inodes, mounted in a private mount namespace of the grading thread: no other process sees
+it, a full tmpfs refuses the child's next write (ENOSPC) whatever path or file descriptor it uses (fallocate
+included), and it is freed at once when unmounted, or by the kernel when the grading process dies, so a
+killed grader leaves no mount and no disk behind. Elsewhere the space is a folder on disk, and the limit is
+a poll of its size (the weaker path: the report's isolation line says which is in force).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import stat
+import threading
+from pathlib import Path
+
+from grader.sandbox.limits import Limits
+from grader.sandbox.tree import copy_outputs, remove_tree
+
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
+MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+_private = threading.local()  # whether this thread has its own mount namespace already
+
+
+def _private_namespace() -> bool:
+    """Give the calling thread a mount namespace of its own (once), with nothing propagating to the host.
+    Only this thread (and the children it starts) sees the mounts made in it; the rest of the process,
+    other grading threads included, does not."""
+    if getattr(_private, "ok", None) is None:
+        _private.ok = os.geteuid() == 0 and _libc.unshare(CLONE_NEWNS) == 0 and \
+            _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
+    return _private.ok
+
+
+def kernel_limited() -> bool:
+    """Whether this thread's children get a tmpfs with a kernel-enforced size (else a polled folder)."""
+    return _private_namespace()
+
+
+class ChildSpace:
+    """`root/out` and `root/work` for one child, emptied (and unmounted) by `close`, which never raises."""
+
+    def __init__(self, root: Path, limits: Limits, uid: int | None) -> None:
+        self.root, self.limits = root, limits
+        root.mkdir(mode=0o755)
+        self.mounted = False
+        if _private_namespace():
+            options = f"size={limits.disk_bytes},nr_inodes={limits.disk_entries + 3},mode=0755".encode()
+            if _libc.mount(b"hw2grade", str(root).encode(), b"tmpfs", 0, options) != 0:
+                raise OSError(ctypes.get_errno(), f"cannot mount the child's tmpfs at {root}")
+            self.mounted = True
+        for sub in (self.out, self.work):
+            sub.mkdir(mode=0o755)
+            if uid is not None:
+                os.chown(sub, uid, uid)
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    def carry(self, files: list[Path]) -> None:
+        """Put files the grader carries over from an earlier child (trained weights) into work/."""
+        for path in files:
+            shutil.copyfile(path, self.work / path.name, follow_symlinks=False)
+
+    def full(self) -> bool:
+        """The child filled its space: the tmpfs has (almost) no block or inode left, or the polled folder is
+        over its quota."""
+        if not self.mounted:
+            return not within_quota([self.out, self.work], self.limits)
+        try:
+            st = os.statvfs(self.root)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < (64 << 10) or st.f_favail < 2
+
+    def keep(self, dest: Path) -> None:
+        """Copy what the grader's child code wrote to out/ into `dest` (bounded; see tree.copy_outputs)."""
+        copy_outputs(self.out, dest, self.limits.file_bytes, self.limits.disk_bytes)
+
+    def close(self) -> None:
+        if self.mounted:
+            _libc.umount2(str(self.root).encode(), MNT_DETACH)  # frees everything in it, however deep
+            self.mounted = False
+        remove_tree(self.root)
+
+
+DISK_POLL_S = 0.2  # seconds between two looks at a polled space's disk use
+
+
+MAX_POLLED_DEPTH = 256  # a polled space deeper than this counts as over quota (each level holds a descriptor)
+
+
+def within_quota(folders: list[Path], limits: Limits) -> bool:
+    """Whether the folders hold at most limits.disk_bytes in at most limits.disk_entries entries (blocks
+    actually used, so a sparse file counts what it occupies; stops counting as soon as either is passed;
+    walked by file descriptor, so path length does not matter; links never followed)."""
+    total, entries = 0, 0
+    stack: list[tuple[int, list[str]]] = []
+    try:
+        for f in folders:
+            try:
+                fd = os.open(f, _DIR_FLAGS)
+            except OSError:
+                continue
+            stack.append((fd, os.listdir(fd)))
+            while stack:
+                fd, names = stack[-1]
+                if not names:
+                    os.close(stack.pop()[0])
+                    continue
+                name = names.pop()
+                entries += 1
+                if entries > limits.disk_entries:
+                    return False
+                try:
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    total += st.st_blocks * 512
+                    if stat.S_ISDIR(st.st_mode):
+                        if len(stack) >= MAX_POLLED_DEPTH:
+                            return False
+                        sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                        stack.append((sub, []))
+                        stack[-1][1].extend(os.listdir(sub))
+                except OSError:
+                    continue
+                if total > limits.disk_bytes:
+                    return False
+        return True
+    finally:
+        for fd, _ in stack:
+            os.close(fd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
