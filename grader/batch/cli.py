@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hw2-grade batch", description="Grade a class from a roster CSV "
                                 "(student_id,path[,commit]); each student's files go to DIR/<student_id>/.",
                                 epilog="Exit status: 0 when every student has a grade or a 'failed to load' status; "
-                                       "1 when some students need a rerun ('worker died', 'error'); 2 on bad input; "
+                                       "1 when some students need a rerun ('worker died', 'error': the grader's failures); 2 on bad input; "
                                        "130 when interrupted (finished students are kept; rerun to continue).")
     p.add_argument("roster", type=Path, help="CSV with the header student_id,path[,commit]")
     p.add_argument("--out", type=Path, required=True, help="folder for the students' files, gradebook.csv and index.html")
@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--regrade", action="store_true", help="grade students again even when they are already graded")
     p.add_argument("--data", help="CIFAR-10 location (default: $HW2_CIFAR10)")
     p.add_argument("--seed", type=int, default=0, help="seed of every student's inputs and training runs (default 0)")
+    p.add_argument("--student-limit", type=float, default=BatchConfig.submission_limit_s, metavar="SECONDS",
+                   help="the grader's own time limit for one student; past it the student is 'timed out' and the "
+                        f"class goes on (default {BatchConfig.submission_limit_s:g})")
+    p.add_argument("--remote-only", action="store_true",
+                   help="accept only remote https:// or ssh repositories in the roster (never local paths or "
+                        "file://): for rosters made from what students submitted")
     return p
 
 
@@ -47,12 +53,15 @@ def main(argv: list[str]) -> int:
         return _fail("--jobs must be at least 1")
     if args.scheduler and args.executor != "dask":
         return _fail("--scheduler needs --executor dask")
+    if not args.student_limit > 0:
+        return _fail("--student-limit must be a positive number of seconds")
     try:
         selected = RUBRIC.select(args.only)
     except SelectionError as e:
         return _fail(str(e))
     config = BatchConfig(roster=args.roster, out=args.out, selected=selected, jobs=args.jobs, executor=args.executor,
-                         scheduler=args.scheduler, regrade=args.regrade, data=args.data, seed=args.seed)
+                         scheduler=args.scheduler, regrade=args.regrade, data=args.data, seed=args.seed,
+                         submission_limit_s=args.student_limit, remote_only=args.remote_only)
     display: Display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
     try:
         summary = run_batch(config, display=display)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.options import GradeOptions
+
 
 class BatchError(RuntimeError):
     """The batch cannot start (output folder, another batch running, scheduler unreachable)."""
@@ -22,4 +24,6 @@ class BatchConfig:
     seed: int = 0
     threads: int = 2  # torch threads per sandboxed child and per worker process
     clone_timeout_s: float = 600.0  # seconds one `git clone` + checkout may take
+    submission_limit_s: float | None = GradeOptions.submission_limit_s  # seconds to grade one student; past it: timed out
+    remote_only: bool = False  # roster rows must be remote https:// or ssh repositories (rows that come from students)
     scheduler_timeout_s: float = 30.0  # seconds to wait for the dask scheduler and its first worker

@@ -85,7 +85,7 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
         raise BatchError(f"unknown executor {config.executor!r}: use {' or '.join(EXECUTORS)}")
     if config.jobs < 1:
         raise BatchError("jobs must be at least 1")
-    entries = read_roster(config.roster)
+    entries = read_roster(config.roster, remote_only=config.remote_only)
     _prepare_out(config.out)
     with _lock(config.out):
         _check_data(config)
@@ -120,7 +120,8 @@ def _to_grade(config: BatchConfig, entries: list[RosterEntry], book: _Book) -> l
         todo.append(StudentJob(student_id=e.student_id, path=e.path, source=source, commit=e.commit,
                                out=str(config.out.resolve()),
                                selected=config.selected, data=config.data, seed=config.seed, threads=config.threads,
-                               clone_timeout_s=config.clone_timeout_s, run_id=run_id))
+                               clone_timeout_s=config.clone_timeout_s, run_id=run_id,
+                               submission_limit_s=config.submission_limit_s, remote_only=config.remote_only))
     return todo
 
 

@@ -42,6 +42,7 @@ class RunObservation:
     first_conv: np.ndarray | None = None  # (C, 3, k, k) final weights of the first conv, for the report
     images_per_s: float = 0.0
     seconds: float = 0.0  # wall time of the training
+    grader_fault: bool = False  # not ok because the grader failed to observe it (`error` says how)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
         for v in variants:
             o = starts[P.start(v)]
             if not o.ok:
-                observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}")
+                observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}",
+                                                 grader_fault=o.grader_fault)
                 continue
             model, why = _reference_start(ctx, v, o)
             if model is None:
@@ -149,7 +151,7 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
     trained = []
     for v in variants:
         o = outcomes[P.train(v)]
-        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds)
+        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds, grader_fault=o.grader_fault)
         observations[v] = obs
         if not o.ok:
             continue
@@ -169,6 +171,7 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
             p, obs = preds[P.predict(v)], observations[v]
             if not p.ok:
                 obs.ok, obs.error = False, f"evaluating the trained network failed: {p.error}"
+                obs.grader_fault = p.grader_fault
                 continue
             try:
                 obs.epoch_accuracy = [accuracy(torch.from_numpy(p.array(P.predictions(v, e), shape=(len(test_y),),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from grader.results.model import GradeResult, ItemResult
+from grader.results.model import UNCOUNTED, GradeResult, ItemResult
 from grader.results.plots import curves_png, png_data_uri
 
 FREE_TEXT_CHARS = 20_000  # a student's free-text answer
@@ -33,7 +33,7 @@ PROBLEM_TITLES = {
     "4": "Complexity of a fully connected network",
     "5": "CNN on CIFAR-10",
 }
-STATUSES = ("passed", "partial", "failed", "pending", "review", "skipped")
+STATUSES = ("passed", "partial", "failed", "pending", "review", "skipped", "error", "format")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -74,6 +74,10 @@ def _item_row(item: ItemResult) -> dict:
     manual = item.manual
     if item.status == "skipped":
         score = "not run"
+    elif item.status == "error":
+        score = "not checked"
+    elif item.status == "format":
+        score = "format only"
     elif manual:
         score = "pending"
     else:
@@ -100,7 +104,7 @@ def _problems(result: GradeResult) -> list[dict]:
     for key in sorted(groups, key=_sort_key):
         items = groups[key]
         run = [i for i in items if i.status != "skipped"]
-        auto = [i for i in run if not i.manual]
+        auto = [i for i in run if not i.manual and i.status not in UNCOUNTED]
         problems.append({
             "key": clean(key, 40),
             "anchor": "problem-" + re.sub(r"[^A-Za-z0-9_-]", "_", key)[:40],
@@ -165,6 +169,27 @@ def _pairs(mapping: dict, value_chars: int) -> list[tuple[str, str]]:
     return [(clean(k, SHORT_CHARS), clean(v, value_chars)) for k, v in list(mapping.items())[:MAX_ROWS]]
 
 
+def banners(result: GradeResult) -> list[dict]:
+    """What the reader must know before the scores: a grade the grader could not complete, a submission that
+    did not load, the student edition's unscored items (kind: "bad" or "note")."""
+    shown = []
+    if result.incomplete:
+        numbers = ", ".join(clean(i.number, 40) for i in result.errors)
+        shown.append({"kind": "bad", "title": "Incomplete grade",
+                      "text": f"The grader could not check item{'s' if len(result.errors) != 1 else ''} {numbers} "
+                              f"(its own failure, not the submission's): they count in no total. Grade again."})
+    if result.load_problem:
+        shown.append({"kind": "bad", "title": "Failed to load",
+                      "text": clean(f"The submission's code could not be loaded: {result.load_problem}", DETAIL_CHARS)})
+    formats = [i for i in result.items if i.status == "format"]
+    if formats:
+        shown.append({"kind": "note", "title": "Scored by the instructor",
+                      "text": f"{len(formats)} item{'s' if len(formats) != 1 else ''} "
+                              f"({', '.join(clean(i.number, 40) for i in formats)}) were checked for their form only "
+                              f"here; they count in no total until the instructor's run scores them."})
+    return shown
+
+
 def context(result: GradeResult) -> dict:
     """Everything the template shows, already cleaned and formatted."""
     curves_uri, curves_missing = _curves_image(result)
@@ -173,6 +198,7 @@ def context(result: GradeResult) -> dict:
     skipped = [i for i in result.items if i.status == "skipped"]
     return {
         "submission": clean(result.submission, SHORT_CHARS),
+        "banners": banners(result),
         "edition": edition,
         "edition_text": clean(result.edition, 40),
         "regular_earned": f"{result.regular_score:.1f}",

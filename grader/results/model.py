@@ -6,14 +6,19 @@ from dataclasses import dataclass, field
 from checks.verdict import ProofResult
 
 
+UNCOUNTED = ("error", "format")  # item statuses that count in no total
+
+
 @dataclass(frozen=True)
 class ItemResult:
     number: str  # rubric number, e.g. "5.1.1"
     name: str  # e.g. "Net architecture"
     max_score: float  # points
-    score: float | None  # points earned; None for a manual item (pending a human grader)
+    score: float | None  # points earned; None for a manual item (pending a human grader), an error or a format check
     # "passed" | "partial" | "failed" | "pending" (manual) | "review" (automatic, scored 0 until a human
-    # confirms a measurement the grader could not verify) | "skipped" (not selected by --only)
+    # confirms a measurement the grader could not verify) | "skipped" (not selected by --only) | "error" (the
+    # grader could not check it: no score, counted nowhere, the grade is incomplete) | "format" (student
+    # edition: only its form was checked; the instructor's run scores it, so it counts in no total here)
     status: str
     feedback: str  # what was checked and which defect was found (plain text; escaped when rendered)
     manual: bool = False
@@ -63,14 +68,30 @@ class GradeResult:
     edition: str = "instructor"  # "instructor" or "student"
     timed_out: bool = False  # a child running the student's code was stopped by its wall-clock limit
     load_problem: str = ""  # why the submission's code did not import ("" when it did)
+    deadline_hit: bool = False  # the grader's own time limit for the whole submission was reached
 
     @property
     def auto_items(self) -> list[ItemResult]:
+        """The automatic items that were run, whatever became of them."""
         return [i for i in self.items if not i.manual and i.status != "skipped"]
 
     @property
+    def scored_items(self) -> list[ItemResult]:
+        """The automatic items whose score counts: not an error of the grader's, not a format check."""
+        return [i for i in self.auto_items if i.status not in UNCOUNTED]
+
+    @property
+    def errors(self) -> list[ItemResult]:
+        return [i for i in self.items if i.status == "error"]
+
+    @property
+    def incomplete(self) -> bool:
+        """Some item could not be checked by the grader: the totals miss it, and the grade is not final."""
+        return bool(self.errors)
+
+    @property
     def score(self) -> float:
-        return sum(i.score or 0.0 for i in self.auto_items)
+        return sum(i.score or 0.0 for i in self.scored_items)
 
     @property
     def regular_score(self) -> float:
@@ -80,17 +101,18 @@ class GradeResult:
     @property
     def max_score(self) -> float:
         """Automatic points available, bonus excluded (bonus points come on top)."""
-        return sum(i.max_score for i in self.auto_items if not i.bonus)
+        return sum(i.max_score for i in self.scored_items if not i.bonus)
 
     @property
     def bonus_score(self) -> float:
-        return sum(i.score or 0.0 for i in self.auto_items if i.bonus)
+        return sum(i.score or 0.0 for i in self.scored_items if i.bonus)
 
     @property
     def bonus_max(self) -> float:
-        return sum(i.max_score for i in self.auto_items if i.bonus)
+        return sum(i.max_score for i in self.scored_items if i.bonus)
 
     @property
     def pending_manual(self) -> float:
-        """Points a human grader still has to decide: the manual items and the automatic ones under review."""
-        return sum(i.max_score for i in self.items if (i.manual and i.status != "skipped") or i.status == "review")
+        """Points a human still has to decide: the manual items, the automatic ones under review, and (student
+        edition) those whose form only was checked here."""
+        return sum(i.max_score for i in self.items if (i.manual and i.status != "skipped") or i.status in ("review", "format"))

@@ -33,6 +33,11 @@ def write_atomic(path: Path, data: str) -> None:
         raise
 
 
+def badge_state(result: GradeResult) -> str:
+    """What the badge shows instead of a score: "incomplete" or "failed to load"; "" for a score."""
+    return "incomplete" if result.incomplete else "failed to load" if result.load_problem else ""
+
+
 def write_outputs(result: GradeResult, out_dir: Path) -> None:
     """results.json (Gradescope), report.html and badge.svg in `out_dir`; everything is rendered before the
     first file is written, and each file is replaced atomically."""
@@ -41,7 +46,8 @@ def write_outputs(result: GradeResult, out_dir: Path) -> None:
     files = {
         "results.json": json.dumps(render_gradescope(result), indent=2, ensure_ascii=False) + "\n",
         "report.html": render_html(result),
-        "badge.svg": render_badge(result.regular_score, result.max_score, bonus=result.bonus_score),
+        "badge.svg": render_badge(result.regular_score, result.max_score, bonus=result.bonus_score,
+                                  pending=result.pending_manual, state=badge_state(result)),
     }
     assert tuple(files) == OUTPUT_FILES
     for name, data in files.items():

@@ -80,7 +80,8 @@ def test_reference_earns_every_automatic_point_and_its_report_renders(tmp_path):
     badge = (out / "badge.svg").read_text()
     bonus = sum(i.points for i in automatic if i.bonus)
     regular = sum(i.points for i in automatic if not i.bonus)
-    assert f"hw2 grade: {regular}/{regular} +{bonus}</title>" in badge, badge
+    manual = sum(i.points for i in RUBRIC if i.manual)
+    assert f"hw2 grade: {regular}/{regular} +{bonus}, {manual} pending</title>" in badge, badge
     html = (out / "report.html").read_text()
     assert 'id="total-score"' in html and 'id="filters"' in html and 'id="curves"' in html
 
