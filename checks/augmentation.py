@@ -22,6 +22,7 @@ GEOMETRIC_TOLERANCE = 0.01  # mean |difference| on the overlap, as a share of th
 VISIBLE_CHANGE = 0.04  # a value moved by more than this share of the range is a visible change
 VISIBLE_SHARE = 0.05  # share of an image's values that must change visibly
 AUGMENTED_SHARE = 0.25  # share of the batch's images that must be augmented
+RECOGNISABLE = "augments recognisably"  # how `describe`'s line begins
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def classify(original: np.ndarray, augmented: np.ndarray) -> AugmentationKinds:
 def describe(kinds: AugmentationKinds) -> str:
     """The criterion's line in the feedback."""
     what = f" ({', '.join(kinds.examples)})" if kinds.examples else ""
-    return (f"augments recognisably: {kinds.augmented} of {kinds.total} images are flipped or shifted "
+    return (f"{RECOGNISABLE}: {kinds.augmented} of {kinds.total} images are flipped or shifted "
             f"({kinds.geometric}) or visibly changed ({kinds.visible}){what}; at least "
             f"{100 * AUGMENTED_SHARE:.0f}% must be (a visible change moves {100 * VISIBLE_SHARE:.0f}% of the values "
             f"by over {100 * VISIBLE_CHANGE:.0f}% of the range)")

@@ -28,6 +28,7 @@ from grader.sandbox import tasks
 from grader.sandbox.errors import TaskTimeout, describe_exception
 from grader.sandbox.guard import Guard, Tampering
 from grader.sandbox.protocol import LOADING_LINE, MARKER_VAR, Request, Task
+from grader.sandbox.watch import record_source_reads
 
 PRINT_LIMIT = 64 << 10  # bytes of the student's print() output kept; the rest is discarded
 
@@ -134,6 +135,8 @@ def main(argv: list[str]) -> int:
     guard = Guard()
     load_error = None
     t0 = time.perf_counter()
+    if any(Task.parse(k).kind == "optimizer" for k in ctx.request.tasks):
+        record_source_reads()  # reading torch's optimiser sources, at import too, counts as using them
     sys.__stdout__.write(f"{LOADING_LINE} ({os.environ.get(MARKER_VAR, '')})\n")  # no student code ran before this
     sys.__stdout__.flush()
     try:

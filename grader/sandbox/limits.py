@@ -91,6 +91,7 @@ class ChildOutcome:
     returncode: int | None = None  # of the process the grader started (bwrap passes its child's on)
     started: bool = False  # the child reached the submission's import (protocol.LOADING_LINE)
     oom: bool = False  # the cgroup's OOM killer killed a process of the child
+    cpu_s: float | None = None  # CPU seconds of the whole process tree (its cgroup), where measured
 
     @property
     def grader_fault(self) -> bool:

@@ -234,7 +234,7 @@ def _supervise(phase: str, request: dict, scratch: Path, space: ChildSpace, limi
     if iso.drop_uid:  # RLIMIT_NPROC does not bind root; it is set for the sandbox uid by prlimit after setpriv
         cmd = cmd[: cmd.index("setpriv")] + ["prlimit", f"--nproc={nproc}", "setpriv"] + cmd[cmd.index("setpriv") + 1:]
     start = time.perf_counter()
-    status, oom, proc, output = "ok", False, None, None
+    status, oom, proc, output, cpu_s = "ok", False, None, None, None
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=env, cwd=space.work, preexec_fn=preexec, close_fds=True)
@@ -256,7 +256,8 @@ def _supervise(phase: str, request: dict, scratch: Path, space: ChildSpace, limi
             _ignore(os.killpg, proc.pid, signal.SIGKILL)
             proc.wait()
         if cgroup:
-            oom = cgroup.oom_killed()
+            oom, use = cgroup.oom_killed(), cgroup.cpu_use()
+            cpu_s = use.cpu_s if use else None
             cgroup.close()
         if iso.drop_uid:
             _kill_uid(uid, marker)
@@ -270,7 +271,7 @@ def _supervise(phase: str, request: dict, scratch: Path, space: ChildSpace, limi
     seconds = time.perf_counter() - start
     started = f"{LOADING_LINE} ({marker})".encode() in output.head
     return ChildOutcome(status=status, seconds=seconds, log_tail=output.tail.decode("utf-8", "replace"),
-                        returncode=proc.returncode, started=started, oom=oom)
+                        returncode=proc.returncode, started=started, oom=oom, cpu_s=cpu_s)
 
 
 def _ignore(fn, *args) -> None:

@@ -38,8 +38,8 @@ class LibraryCallWatch:
     a code object recompiled under another file name is still caught by its bytecode (`FINGERPRINTED`).
     Seen in this thread and in threads started meanwhile (profile hooks), and in threads that were already
     running, by sampling their stacks every SAMPLE_S. C functions named in BUILTINS count when called. Where
-    `READING_COUNTS`, opening one of those files (or its cached bytecode) counts too, in any thread (an audit
-    hook, which student code cannot remove): reading the library's source to run it is using it."""
+    `READING_COUNTS`, opening one of those files (or its cached bytecode) since `record_source_reads` counts
+    too, in any thread: reading the library's source to run it is using it."""
 
     MODULES = ("torch.optim.adam", "torch.optim.rmsprop", "torch.optim.adamw", "torch.optim._functional",
                "torch.optim._multi_tensor")
@@ -93,19 +93,6 @@ class LibraryCallWatch:
         elif event == "c_call" and getattr(arg, "__name__", "") in self.BUILTINS:
             self.calls.add(arg.__name__)
 
-    def _audit(self, event: str, args: tuple) -> None:
-        if event != "open" or not args or isinstance(args[0], int):
-            return
-        try:
-            path = os.path.realpath(os.fsdecode(args[0]))
-        except (TypeError, ValueError, OSError):
-            return
-        stem = os.path.basename(path).split(".")[0]
-        cached = os.path.dirname(path).endswith("__pycache__") and stem in self.stems and \
-            os.path.join(os.path.dirname(os.path.dirname(path)), stem + ".py") in self.files
-        if path in self.files or cached or (self.folders and path.startswith(self.folders)):
-            self.calls.add(f"read {os.path.basename(path)}")
-
     def _sample(self, main: int) -> None:
         while not self._stop.wait(self.SAMPLE_S):
             for ident, frame in sys._current_frames().items():
@@ -118,9 +105,6 @@ class LibraryCallWatch:
                     frame = frame.f_back
 
     def __enter__(self):
-        if self.READING_COUNTS:
-            _AUDITORS.append(self._audit)
-            _install_audit_hook()
         self._stop.clear()
         self._sampler = threading.Thread(target=self._sample, args=(threading.get_ident(),), daemon=True)
         self._sampler.start()
@@ -133,24 +117,37 @@ class LibraryCallWatch:
         threading.setprofile(None)
         self._stop.set()
         self._sampler.join()
-        if self._audit in _AUDITORS:
-            _AUDITORS.remove(self._audit)
+        if self.READING_COUNTS:
+            watched = {os.path.basename(p) for p in self.files}
+            self.calls.update(f"read {name}" for name in _READS if name in watched)
 
 
 _TORCH_DIR = os.path.dirname(os.path.realpath(torch.__file__))
-_AUDITORS: list = []  # audit callbacks of the watches active now
-_HOOK: list = []  # whether the process's audit hook is installed (it cannot be removed, so once)
+_READS: set[str] = set()  # watched library files this process opened since record_source_reads ("adam.py")
 
 
-def _audit_hook(event: str, args: tuple) -> None:
-    for audit in list(_AUDITORS):
-        audit(event, args)
+def record_source_reads() -> None:
+    """From now on, note every opening of a watched library file (the optimisers' sources or their cached
+    bytecode), in any thread: an audit hook, which nothing in the process can remove. The child starts it
+    before importing the submission, so a source read at import counts as much as one read in a task."""
+    watched = LibraryCallWatch()
+    folders = tuple(os.path.dirname(p) for p in watched.files)
 
+    def hook(event: str, args: tuple) -> None:
+        if event != "open" or not args or isinstance(args[0], int):
+            return
+        try:
+            path = os.path.realpath(os.fsdecode(args[0]))
+        except (TypeError, ValueError, OSError):
+            return
+        if path in watched.files:
+            _READS.add(os.path.basename(path))
+        elif path.endswith(".pyc") and os.path.dirname(os.path.dirname(path)) in folders:
+            source = os.path.join(os.path.dirname(os.path.dirname(path)), os.path.basename(path).split(".")[0] + ".py")
+            if source in watched.files:
+                _READS.add(os.path.basename(source))
 
-def _install_audit_hook() -> None:
-    if not _HOOK:
-        sys.addaudithook(_audit_hook)
-        _HOOK.append(True)
+    sys.addaudithook(hook)
 
 
 class TransformsWatch(LibraryCallWatch):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from checks.augmentation import classify, describe
+from checks.augmentation import RECOGNISABLE, classify, describe
 from checks.library_use import library_uses
 from checks.verdict import Verdict
 from grader.evidence.probes import OPTIMIZER_SETTINGS, OPTIMIZER_STEPS
@@ -92,9 +92,13 @@ def augmentation_criteria(ctx) -> tuple[list[tuple[bool, str]], np.ndarray] | Ve
 
 
 def criteria_verdict(criteria: list[tuple[bool, str]], suffix: str = "") -> Verdict:
+    """The share of criteria met; none at all when the images are not recognisably augmented (a function
+    that adds imperceptible noise is no augmentation, however well it keeps the rest of the contract)."""
     good = sum(ok for ok, _ in criteria)
     text = "; ".join(("ok: " if ok else "NOT: ") + t for ok, t in criteria)
-    return Verdict(good / len(criteria), f"{good} of {len(criteria)} augmentation criteria met: {text}.{suffix}")
+    augments = all(ok for ok, t in criteria if t.startswith(RECOGNISABLE))
+    return Verdict(good / len(criteria) if augments else 0.0,
+                   f"{good} of {len(criteria)} augmentation criteria met{'' if augments else ', but the images are not recognisably augmented, so none counts'}: {text}.{suffix}")
 
 
 def augmentation(ctx) -> Verdict:
