@@ -17,6 +17,7 @@ from grader.grade import grade
 from grader.options import GradeOptions
 from grader.rubric.items import RUBRIC
 from grader.sandbox.limits import Limits
+from grader.sandbox.tree import remove_tree
 from tests.conftest import item
 from tests.corpus import attacks
 from tests.grader.test_attacks import small_calibration
@@ -205,6 +206,7 @@ def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calib
     case = CASES[name]
     dataset = request.getfixturevalue("cifar10") if case.dataset else None
     folder = write_case(case, tmp_path / name)
+    request.addfinalizer(lambda: remove_tree(folder))  # pytest's own clean-up recurses, and a deep case is deep
     cal = small_calibration(calibration) if case.training else calibration
     start = time.monotonic()
     result = grade(folder, GradeOptions(selected=RUBRIC.select(case.only), verify_reference=False, limits=Limits(**case.limits)),
