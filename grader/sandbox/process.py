@@ -194,7 +194,7 @@ def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Is
     if outcome.status == "ok" and outcome.results.get("_complete") is not True:
         memory_words = ("MemoryError", "bad_alloc", "Cannot allocate memory", "DefaultCPUAllocator: can't allocate")
         outcome.status = "memory" if outcome.oom or any(w in outcome.log_tail for w in memory_words) else "crashed"
-    if outcome.status != "ok" and not outcome.started:  # no student code ran: the sandbox itself failed
+    if outcome.status not in ("ok", "overloaded") and not outcome.started:  # no student code ran: the sandbox failed
         outcome.status = "unstarted"
     return outcome
 
