@@ -369,3 +369,51 @@ def test_a_child_starved_by_the_machine_is_the_graders_failure_not_a_timeout(tmp
             p.wait()
     assert not outcome.ok and outcome.grader_fault, outcome.error
     assert "the machine was too busy" in outcome.error and "grade again" in outcome.error
+
+
+def test_a_folder_deeper_than_path_max_is_walked_copied_to_its_cap_and_removed(tmp_path):
+    """1,200 levels of 100-character names: rglob, copytree and rmtree fail on it (PATH_MAX, recursion);
+    the bounded walk copies 16 levels, notes the rest, and remove_tree removes it all."""
+    from grader.sandbox.tree import remove_tree
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "submission.py").write_text("x = 1\n")
+    here = os.open(folder, os.O_RDONLY)
+    for _ in range(1200):
+        os.mkdir("d" * 100, dir_fd=here)
+        deeper = os.open("d" * 100, os.O_RDONLY, dir_fd=here)
+        os.close(here)
+        here = deeper
+    os.close(here)
+    notes: list[str] = []
+    scratch = make_scratch(folder, base=tmp_path, notes=notes)
+    assert any("is more than 16 folders deep; it was left out" in n for n in notes), notes
+    levels, probe = 0, scratch / "submission"
+    while (probe / ("d" * 100)).is_dir():
+        probe, levels = probe / ("d" * 100), levels + 1
+    assert levels == 16 and (scratch / "submission" / "submission.py").read_text() == "x = 1\n"
+    remove_tree(scratch)
+    remove_tree(folder)
+    assert not scratch.exists() and not folder.exists()
+
+
+def test_sparse_files_are_copied_sparse_and_oversized_ones_are_never_read(tmp_path):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "submission.py").write_text("x = 1\n")
+    with open(folder / "holes.bin", "wb") as f:  # 32 MiB long, 4 KiB of data in the middle
+        f.seek(16 << 20)
+        f.write(b"x" * 4096)
+        f.truncate(32 << 20)
+    with open(folder / "huge.bin", "wb") as f:  # 8 GiB long, nothing written
+        f.truncate(8 << 30)
+    notes: list[str] = []
+    scratch = make_scratch(folder, base=tmp_path, notes=notes)
+    copy = scratch / "submission" / "holes.bin"
+    assert copy.stat().st_size == 32 << 20 and copy.stat().st_blocks * 512 <= 1 << 20
+    with open(copy, "rb") as f:
+        f.seek(16 << 20)
+        assert f.read(4096) == b"x" * 4096
+    assert not (scratch / "submission" / "huge.bin").exists()
+    assert any("huge.bin is 8,589,934,592 bytes" in n for n in notes), notes
