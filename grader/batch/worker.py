@@ -126,7 +126,7 @@ def _grade_student(job: StudentJob, start: float) -> StudentRecord:
     result.submission = job.student_id  # the report names the student, not a clone's cache path
     write_outputs(result, job.student_dir)
     entry = locate_entry(folder)
-    if entry.file is None and not result.auto_items:  # nothing was graded: no scores rather than zeros
+    if entry.file is None:  # the report says why; the gradebook shows no scores rather than zeros
         return replace(job.record("failed to load", entry.problem, time.perf_counter() - start), resolved_commit=resolved)
     status, message = status_of(result)
     items = {i.number: ItemScore(score=i.score, max_score=float(i.max_score), status=i.status)

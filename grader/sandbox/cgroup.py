@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from grader.sandbox.limits import CGROUP_ROOT, Limits
 
@@ -22,6 +23,20 @@ def available() -> tuple[str, ...]:
     if os.geteuid() != 0:
         return ()
     return tuple(c for c in CONTROLLERS if os.access(CGROUP_ROOT / c, os.W_OK))
+
+
+def kill_until_gone(pids: Callable[[], list[int]], rounds: int = 50) -> None:
+    """SIGKILL the processes `pids()` lists until it lists none (a process may fork while we look)."""
+    for _ in range(rounds):
+        found = pids()
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
@@ -81,23 +96,15 @@ class ChildCgroup:
         except (KeyError, OSError, ValueError):
             return None
 
-    def kill_all(self) -> None:
+    def members(self) -> list[int]:
         pids_dir = self.dirs.get("pids") or next(iter(self.dirs.values()), None)
-        if pids_dir is None:
-            return
-        for _ in range(50):
-            try:
-                pids = [int(p) for p in (pids_dir / "cgroup.procs").read_text().split()]
-            except (OSError, ValueError):
-                return
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.02)
+        try:
+            return [int(p) for p in (pids_dir / "cgroup.procs").read_text().split()] if pids_dir else []
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        kill_until_gone(self.members)
 
     def close(self) -> None:
         self.kill_all()

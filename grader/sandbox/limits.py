@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.space import tmpfs_works
+
 SANDBOX_UID = 60123  # first of the unprivileged uids children run as when the grader is root (grader.sandbox.process.claim_uid)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -45,6 +47,7 @@ class Isolation:
     bwrap: str | None  # path of bubblewrap, if usable
     drop_uid: bool  # child runs as SANDBOX_UID
     cgroup: bool  # memory and pids cgroups available
+    tmpfs: bool = False  # each child's space is a size-limited tmpfs (else a polled folder)
 
     @property
     def label(self) -> str:
@@ -59,7 +62,7 @@ class Isolation:
         parts.append(f"an unprivileged uid of its own (from {SANDBOX_UID})" if self.drop_uid else
                      f"same uid as the grader{' (root)' if os.geteuid() == 0 else ''}")
         parts.append("cgroup memory, process and CPU limits" if self.cgroup else "no cgroup limits (niced only)")
-        parts.append("a private tmpfs per child whose size the kernel enforces" if os.geteuid() == 0 else
+        parts.append("a private tmpfs per child whose size the kernel enforces" if self.tmpfs else
                      "a scratch folder whose size is polled")
         parts.append("rlimits on address space, CPU time, file size, open files and processes, and a wall-clock limit")
         return "; ".join(parts)
@@ -73,7 +76,7 @@ def detect_isolation(allow_bwrap: bool = True) -> Isolation:
         bwrap = bwrap if probe.returncode == 0 else None
     root = os.geteuid() == 0
     cgroup = root and all(os.access(CGROUP_ROOT / c, os.W_OK) for c in ("memory", "pids"))
-    return Isolation(bwrap=bwrap, drop_uid=root and bwrap is not None, cgroup=cgroup)
+    return Isolation(bwrap=bwrap, drop_uid=root and bwrap is not None, cgroup=cgroup, tmpfs=root and tmpfs_works())
 
 
 GRADER_FAULTS = ("overloaded", "unstarted")  # how a child can end that is the grader's failure, not the student's

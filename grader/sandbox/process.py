@@ -43,7 +43,7 @@ import numpy as np
 from grader.sandbox import cgroup as cgroups
 from grader.sandbox import limits as limits_module
 from grader.sandbox.bwrap import INSIDE, bwrap_argv, existing, import_paths
-from grader.sandbox.cgroup import ChildCgroup
+from grader.sandbox.cgroup import ChildCgroup, kill_until_gone
 from grader.sandbox.limits import ChildOutcome, Isolation, Limits
 from grader.sandbox.nesting import json_depth
 from grader.sandbox.protocol import LOADING_LINE, MARKER_VAR
@@ -99,18 +99,9 @@ def marked_processes(prefix: str = "") -> list[int]:
     return found
 
 
-def kill_marked(marker: str, rounds: int = 50) -> None:
-    """SIGKILL every process carrying `marker` until none is left (a process may fork while we look)."""
-    for _ in range(rounds):
-        pids = marked_processes(marker)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.02)
+def kill_marked(marker: str) -> None:
+    """SIGKILL every process carrying `marker` until none is left."""
+    kill_until_gone(lambda: marked_processes(marker))
 
 
 def make_scratch(submission_dir: Path | None, base: Path | None = None, notes: list[str] | None = None,

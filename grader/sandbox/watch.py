@@ -13,6 +13,9 @@ import torch.nn.functional as F
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 
+MIN_FINGERPRINT_BYTES = 64  # shorter function bodies (return x.y) say nothing about where they came from
+
+
 def _module_paths(name: str) -> list[str]:
     """The source file (or package folder) of a dotted module name, found without importing anything: the
     top-level package's location joined with the rest of the name. [] when not installed."""
@@ -57,16 +60,18 @@ class LibraryCallWatch:
         self.codes = self._fingerprints() if self.FINGERPRINTED else {}
         self._stop = threading.Event()
 
-    def _fingerprints(self) -> dict[bytes, str]:
-        """co_code of every function in the watched modules that are loaded -> its name."""
-        codes: dict[bytes, str] = {}
+    def _fingerprints(self) -> dict[tuple, str]:
+        """(bytecode, names used) of every named function in the watched modules that are loaded -> its name.
+        Both must match: bytecode alone is shared by unrelated code of the same shape (a generator expression
+        of typing_extensions is byte for byte one of torch's)."""
+        codes: dict[tuple, str] = {}
         for name in self.MODULES:
             module = sys.modules.get(name)
             todo = [v.__code__ for v in vars(module).values() if isinstance(v, types.FunctionType)] if module else []
             while todo:
                 code = todo.pop()
-                if len(code.co_code) > 16:  # tiny bodies (return x) say nothing about their origin
-                    codes[code.co_code] = f"{name}.{code.co_name}"
+                if len(code.co_code) >= MIN_FINGERPRINT_BYTES and not code.co_name.startswith("<"):
+                    codes[(code.co_code, code.co_names)] = f"{name}.{code.co_name}"
                 todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
         return codes
 
@@ -76,7 +81,7 @@ class LibraryCallWatch:
         if filename in self.files or (self.folders and filename.startswith(self.folders)):
             return f"{os.path.basename(filename)}:{code.co_name}"
         if self.codes and not filename.startswith(_TORCH_DIR):
-            origin = self.codes.get(code.co_code)
+            origin = self.codes.get((code.co_code, code.co_names))
             if origin:
                 return f"{origin} (recompiled as {os.path.basename(filename)})"
         if filename not in self.files and os.path.basename(filename).split(".")[0] in self.stems:

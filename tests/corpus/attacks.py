@@ -897,6 +897,19 @@ class Net(nn.Module):
 }
 
 
+def make_deep_folder(top: Path, levels: int = 1200, name: str = "d" * 100) -> None:
+    """`levels` folders inside each other under `top`, made by descriptor (the path is longer than PATH_MAX)."""
+    import os
+
+    here = os.open(top, os.O_RDONLY)
+    for _ in range(levels):
+        os.mkdir(name, dir_fd=here)
+        deeper = os.open(name, os.O_RDONLY, dir_fd=here)
+        os.close(here)
+        here = deeper
+    os.close(here)
+
+
 def build(name: str, folder: Path, **values: str) -> Path:
     """Write attack `name` into folder/<name>/ with its placeholders filled from `values` (SENTINEL, TOKEN,
     DATA, CACHE, PORT, ABSTRACT, OUTDIR, PRETRAINED and TESTSET: file paths to copy; LINK targets are made

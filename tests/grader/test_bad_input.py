@@ -67,13 +67,7 @@ def fifo_answers(folder: Path) -> None:
 def deep_folder(folder: Path) -> None:
     """data/ nested 1,200 levels deep, made level by level (the path is longer than PATH_MAX)."""
     (folder / "data").mkdir()
-    here = os.open(folder / "data", os.O_RDONLY)
-    for _ in range(1200):
-        os.mkdir("d" * 100, dir_fd=here)
-        deeper = os.open("d" * 100, os.O_RDONLY, dir_fd=here)
-        os.close(here)
-        here = deeper
-    os.close(here)
+    attacks.make_deep_folder(folder / "data")
 
 
 BLOWUP = "(d+n+L+c+1)^100*(d+n+L+c+2)^100*(d*n+L*c+3)^100"  # sympy's expand would run for hours

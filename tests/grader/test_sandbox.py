@@ -379,13 +379,7 @@ def test_a_folder_deeper_than_path_max_is_walked_copied_to_its_cap_and_removed(t
     folder = tmp_path / "student"
     folder.mkdir()
     (folder / "submission.py").write_text("x = 1\n")
-    here = os.open(folder, os.O_RDONLY)
-    for _ in range(1200):
-        os.mkdir("d" * 100, dir_fd=here)
-        deeper = os.open("d" * 100, os.O_RDONLY, dir_fd=here)
-        os.close(here)
-        here = deeper
-    os.close(here)
+    attacks.make_deep_folder(folder)
     notes: list[str] = []
     scratch = make_scratch(folder, base=tmp_path, notes=notes)
     assert any("is more than 16 folders deep; it was left out" in n for n in notes), notes
