@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,7 @@ def run_rubric(ctx: GradeContext, items: list[Item]) -> dict:
     return report
 
 
-@contextlib.contextmanager
+@contextmanager
 def _only_our_plugins():
     """No plugin from entry points (an installed package's pytest11 entry), no bytecode next to the rubric."""
     saved_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")

@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox.space import tmpfs_works
+from grader.sandbox.mounts import tmpfs_works
 
 SANDBOX_UID = 60123  # first of the unprivileged uids children run as when the grader is root (grader.sandbox.process.claim_uid)
 CGROUP_ROOT = Path("/sys/fs/cgroup")

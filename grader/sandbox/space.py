@@ -9,57 +9,14 @@ a poll of its size (the weaker path: the report's isolation line says which is i
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import stat
-import tempfile
-import threading
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
+from grader.sandbox.limits import Limits
+from grader.sandbox.mounts import MNT_DETACH, libc, private_namespace
 from grader.sandbox.tree import copy_outputs, remove_tree
-
-if TYPE_CHECKING:  # limits.py asks this module whether the tmpfs works (detect_isolation)
-    from grader.sandbox.limits import Limits
-
-CLONE_NEWNS = 0x00020000
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
-MNT_DETACH = 2
-_libc = ctypes.CDLL(None, use_errno=True)
-_private = threading.local()  # whether this thread has its own mount namespace already
-
-
-def _private_namespace() -> bool:
-    """Give the calling thread a mount namespace of its own (once), with nothing propagating to the host.
-    Only this thread (and the children it starts) sees the mounts made in it; the rest of the process,
-    other grading threads included, does not."""
-    if getattr(_private, "ok", None) is None:
-        _private.ok = os.geteuid() == 0 and _libc.unshare(CLONE_NEWNS) == 0 and \
-            _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
-    return _private.ok
-
-
-def tmpfs_works() -> bool:
-    """Whether a child's space can be a size-limited tmpfs here, tried in a throwaway thread (whose private
-    namespace goes with it)."""
-    found: list[bool] = []
-
-    def attempt() -> None:
-        root = Path(tempfile.mkdtemp(prefix="hw2grade-probe-"))
-        try:
-            found.append(_private_namespace() and _libc.mount(b"hw2grade", str(root).encode(), b"tmpfs", 0,
-                                                               b"size=1m,nr_inodes=16") == 0)
-            if found[-1]:
-                _libc.umount2(str(root).encode(), MNT_DETACH)
-        finally:
-            remove_tree(root)
-
-    thread = threading.Thread(target=attempt)
-    thread.start()
-    thread.join()
-    return bool(found and found[0])
 
 
 class ChildSpace:
@@ -69,10 +26,10 @@ class ChildSpace:
         self.root, self.limits = root, limits
         root.mkdir(mode=0o755)
         self.mounted = False
-        if _private_namespace():
+        if private_namespace():
             options = f"size={limits.disk_bytes},nr_inodes={limits.disk_entries + 3},mode=0755".encode()
             # where the mount is refused (a kernel or container that allows none), the folder is polled instead
-            self.mounted = _libc.mount(b"hw2grade", str(root).encode(), b"tmpfs", 0, options) == 0
+            self.mounted = libc().mount(b"hw2grade", str(root).encode(), b"tmpfs", 0, options) == 0
         for sub in (self.out, self.work):
             sub.mkdir(mode=0o755)
             if uid is not None:
@@ -108,7 +65,7 @@ class ChildSpace:
 
     def close(self) -> None:
         if self.mounted:
-            _libc.umount2(str(self.root).encode(), MNT_DETACH)  # frees everything in it, however deep
+            libc().umount2(str(self.root).encode(), MNT_DETACH)  # frees everything in it, however deep
             self.mounted = False
         remove_tree(self.root)
 
