@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ class Case:
 
 
 ALL_QUICK = ("5.1.1", "5.1.2", "5.2.1", "5.3.1")
+MAX_GROWTH_KIB = 1 << 20  # 1 GiB: reading the sparse answers.toml or expanding BLOWUP would take far more
 CASES: dict[str, Case] = {
     "syntax_error": Case(
         {"submission.py": SYNTAX}, "5.1.1,5.1.2",
@@ -202,10 +204,12 @@ def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calib
     folder = write_case(case, tmp_path / name)
     request.addfinalizer(lambda: remove_tree(folder))  # pytest's own clean-up recurses, and a deep case is deep
     cal = small_calibration(calibration) if case.training else calibration
-    start = time.monotonic()
+    start, peak = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     result = grade(folder, GradeOptions(selected=RUBRIC.select(case.only), verify_reference=False, limits=Limits(**case.limits)),
                    dataset=dataset, calibration=cal, isolation=isolation)
     assert time.monotonic() - start < case.seconds, f"{name} took {time.monotonic() - start:.0f} s"
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak  # the grading process's own memory
+    assert case.training or grown < MAX_GROWTH_KIB, f"{name}: the grading process's peak memory grew by {grown >> 10} MiB"
     selected = RUBRIC.select(case.only)
     for number in selected:
         it = item(result, number)
