@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from typing import Any, Sequence
 
 import torch
 
+from checks.answer_format import ANSWER_TIME_S, answer_took_too_long, read_stage_list
+from checks.time_limit import limited
 from checks.verdict import ProofResult, Verdict
 from solutions.alexnet_sync import ALEXNET_STAGES, STAGE_NAMES, Stage, TwoColumnAlexNet, sync_stages
 
@@ -33,13 +34,6 @@ def reference_answer() -> tuple[str, ...]:
     return tuple(sync_stages())
 
 
-def _normalise(entry: Any) -> str | None:
-    """'conv3' for ' Conv 3', 'FC-6' -> 'fc6'; None if entry is not a string."""
-    if not isinstance(entry, str):
-        return None
-    return re.sub(r"[\s\-_]+", "", entry).lower()
-
-
 def _why(stage: Stage, index: int) -> str:
     """Why a stage does or does not read the other column (from the paper's connectivity)."""
     unit = "kernels" if stage.kind == "conv" else "neurons"
@@ -51,30 +45,20 @@ def _why(stage: Stage, index: int) -> str:
     return f"{stage.name} (its {unit} connect only to the {previous} on their own GPU)"
 
 
+@limited(ANSWER_TIME_S, answer_took_too_long)
 def judge_sync_stages(answer: Any, expected: Sequence[str] | None = None) -> Verdict:
     """Rubric for Problem 3: the stages at which the two GPUs synchronise. `expected` defaults to the
     derived `sync_stages()`."""
     expected_set = set(reference_answer() if expected is None else expected)
     if not expected_set or not expected_set <= set(STAGE_NAMES):
         raise ValueError(f"expected must be a non-empty subset of {STAGE_NAMES}, got {expected}")
-    notes: list[str] = []
-    if isinstance(answer, str):  # "conv3, fc6, ..." as one string: read it, but say so
-        answer = [part for part in re.split(r"[,;]", answer) if part.strip()]
-        notes.append("answer given as one string; split at commas/semicolons")
-    if not isinstance(answer, (list, tuple, set, frozenset)):
+    try:
+        read = read_stage_list(answer)
+    except ValueError as e:
+        return Verdict(0.0, f"Could not read the answer: {e}.")
+    if read is None:
         return Verdict(0.0, f"Expected a list of stage names (conv1..conv5, fc6..fc8), got {type(answer).__name__}.")
-
-    named: list[str] = []
-    invalid: list[str] = []
-    for entry in answer:
-        name = _normalise(entry)
-        if name in STAGE_NAMES:
-            if name in named:
-                notes.append(f"{name} listed more than once; counted once")
-            else:
-                named.append(name)
-        elif repr(entry) not in invalid:
-            invalid.append(repr(entry))
+    named, invalid, notes = list(read.named), list(read.invalid), list(read.notes)
 
     order = {name: i for i, name in enumerate(STAGE_NAMES)}
     hits = sorted(expected_set.intersection(named), key=order.get)

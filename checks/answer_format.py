@@ -19,7 +19,11 @@ checks/fc_complexity.py), which add the comparison with the reference.
   Theta(...). The text is tokenized and whitelisted first (names d, n, L, c, exp, log, ln, sqrt, Max, Min, O,
   Theta; runs of the letters d, n, L, c such as ``dn`` are read as products), and only then handed to
   ``parse_expr`` with empty builtins and a namespace holding nothing else. Numbers and numeric exponents are
-  bounded so that no answer can make sympy compute a huge integer.
+  bounded so that no answer can make sympy compute a huge integer, and `expansion_size` bounds the degree and
+  the number of terms an expansion would produce before a judge expands anything.
+
+Every judge of student text (here and in the checks that use these parsers) runs under `ANSWER_TIME_S`
+(`checks.time_limit`): an answer it cannot judge in that time scores 0 with a message, never stalls a grade.
 """
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
+
+from checks.verdict import Verdict
 from sympy.parsing.sympy_parser import (
     auto_number,
     auto_symbol,
@@ -153,6 +159,8 @@ def parse_state_expression(text: str) -> sp.Expr:
 # ----------------------------------------------------------------------------------------------------------
 
 STAGE_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")  # the handout's stage names
+MAX_STAGE_ENTRIES = 64  # entries of a stage list read (there are 8 stages)
+SHOWN_ENTRY_CHARS = 40  # of an invalid entry quoted back
 
 
 def normalise_stage(entry: Any) -> str | None:
@@ -171,24 +179,28 @@ class StageList:
 
 def read_stage_list(answer: Any) -> StageList | None:
     """The stage names in `answer` (a list, tuple or set; a comma/semicolon-separated string is split and
-    noted); None when it is no collection of entries at all."""
+    noted); None when it is no collection of entries at all. Raises ValueError for more than
+    MAX_STAGE_ENTRIES entries (reading them is linear, but a list that long is no answer)."""
     notes: list[str] = []
     if isinstance(answer, str):  # "conv3, fc6, ..." as one string: read it, but say so
-        answer = [part for part in re.split(r"[,;]", answer) if part.strip()]
+        answer = [part for part in re.split(r"[,;]", answer[: MAX_STAGE_ENTRIES * 20]) if part.strip()]
         notes.append("answer given as one string; split at commas/semicolons")
     if not isinstance(answer, (list, tuple, set, frozenset)):
         return None
-    named: list[str] = []
-    invalid: list[str] = []
+    if len(answer) > MAX_STAGE_ENTRIES:
+        raise ValueError(f"the list has {len(answer):,} entries; there are {len(STAGE_NAMES)} stages (at most "
+                         f"{MAX_STAGE_ENTRIES} entries are read)")
+    named: dict[str, None] = {}
+    invalid: dict[str, None] = {}
     for entry in answer:
         name = normalise_stage(entry)
         if name in STAGE_NAMES:
             if name in named:
                 notes.append(f"{name} listed more than once; counted once")
-            else:
-                named.append(name)
-        elif repr(entry) not in invalid:
-            invalid.append(repr(entry))
+            named[name] = None
+        else:
+            shown = repr(entry) if len(repr(entry)) <= SHOWN_ENTRY_CHARS else repr(entry)[:SHOWN_ENTRY_CHARS] + "..."
+            invalid[shown] = None
     return StageList(tuple(named), tuple(invalid), tuple(notes))
 
 
@@ -336,6 +348,52 @@ def _parse(text: str) -> tuple[sp.Expr, bool]:
     if unknown:
         raise ValueError(f"cannot parse {text!r}: unknown symbols {sorted(map(str, unknown))}")
     return expr, wrapped
+
+
+MAX_EXPANSION_TERMS = 5_000  # terms an expansion may produce before a judge expands symbolically
+MAX_EXPANSION_DEGREE = 200  # total degree likewise (the counts of Problem 4 are of degree 3, or exponential)
+
+
+def expansion_size(expr: sp.Basic, cap: int = 10**9) -> tuple[int, int]:
+    """(upper bound on the total degree, upper bound on the number of terms) of `sp.expand(expr)`, from the
+    tree alone, without expanding; both saturate at `cap`. Inside a function or a non-integer power the
+    arguments' own expansion counts (sympy's expand goes into them)."""
+    if expr.is_Atom:
+        return (1 if expr.is_Symbol else 0), 1
+    parts = [expansion_size(a, cap) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return max(d for d, _ in parts), min(cap, sum(t for _, t in parts))
+    if isinstance(expr, sp.Mul):
+        terms = 1
+        for _, t in parts:
+            terms = min(cap, terms * t)
+        return min(cap, sum(d for d, _ in parts)), terms
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+        (d, t), k = parts[0], abs(int(expr.exp))
+        terms = 1  # monomials of degree k in t terms: C(t + k - 1, k), built as a product of exact steps
+        for i in range(1, k + 1 if t > 1 else 1):
+            terms = terms * (t - 1 + i) // i
+            if terms >= cap:
+                terms = cap
+                break
+        return min(cap, d * k), terms
+    return max(d for d, _ in parts), max(t for _, t in parts)  # exp, log, Max, a symbolic power: kept whole
+
+
+def expands_cheaply(*exprs: sp.Basic) -> bool:
+    """Whether expanding every one of `exprs` stays within MAX_EXPANSION_TERMS and MAX_EXPANSION_DEGREE."""
+    sizes = [expansion_size(e) for e in exprs]
+    return all(d <= MAX_EXPANSION_DEGREE and t <= MAX_EXPANSION_TERMS for d, t in sizes) and \
+        sum(t for _, t in sizes) <= MAX_EXPANSION_TERMS
+
+
+ANSWER_TIME_S = 20.0  # seconds a judge of one student answer may take (honest answers take milliseconds)
+
+
+def answer_took_too_long(seconds: float) -> Verdict:
+    """The verdict on an answer whose judge ran past its time limit: 0, saying so."""
+    return Verdict(0.0, f"Could not judge the answer within {seconds:g} s, so it earns nothing: it is far larger "
+                        f"than any answer to this question needs to be; write it in a simpler form.")
 
 
 def parse_complexity(text: str) -> sp.Expr:

@@ -29,7 +29,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from checks.answer_format import MAX_ANSWER_LENGTH, _parse, parse_complexity  # noqa: F401  (re-exported)
+from checks.answer_format import (MAX_ANSWER_LENGTH, ANSWER_TIME_S, _parse, answer_took_too_long,  # noqa: F401
+                                  expands_cheaply, parse_complexity)
+from checks.time_limit import TimeLimitExceeded, limited, time_limit
 from checks.verdict import ProofResult, Verdict
 from solutions import fc_complexity as ref
 from solutions.fc_complexity import L, c, d, n
@@ -165,17 +167,29 @@ def _numerically_equal(a: sp.Expr, b: sp.Expr, points: Sequence[dict[sp.Symbol, 
     return True
 
 
+SIMPLIFY_TIME_S = 5.0  # sp.simplify gets this long before the numeric comparison decides
+
+
 def _equivalent(answer: sp.Expr, reference: sp.Expr) -> tuple[bool, str]:
-    """Exact equivalence: symbolic first, seeded random-point evaluation when symbolic is inconclusive."""
+    """Exact equivalence: symbolic when the expansion is small (its degree and term count are bounded
+    before anything is expanded, checks.answer_format.expansion_size), else, or when symbolic is
+    inconclusive, seeded random-point evaluation."""
+    numeric = f"numerically at {NUMERIC_POINTS} random integer points (seed {NUMERIC_SEED})"
+    if not expands_cheaply(answer, reference):
+        return _numerically_equal(answer, reference, _random_points()), numeric + " (too large to expand)"
     difference = sp.expand(answer - reference)
     if difference == 0:
         return True, "symbolically"
     if difference.is_polynomial(*SYMBOLS):
         return False, "symbolically"  # a nonzero polynomial cannot vanish on all positive integers
-    if sp.simplify(difference) == 0:
-        return True, "symbolically"
-    equal = _numerically_equal(answer, reference, _random_points())
-    return equal, f"numerically at {NUMERIC_POINTS} random integer points (seed {NUMERIC_SEED})"
+    try:
+        with time_limit(SIMPLIFY_TIME_S) as own:
+            if sp.simplify(difference) == 0:
+                return True, "symbolically"
+    except TimeLimitExceeded as e:
+        if e.limit is not own:
+            raise
+    return _numerically_equal(answer, reference, _random_points()), numeric
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,7 @@ def _parameter_variants() -> list[_Variant]:
     return variants
 
 
+@limited(ANSWER_TIME_S, answer_took_too_long)
 def judge_parameters(text: str) -> Verdict:
     """Rubric 4.1: the answer must equal the parameter count with or without biases.
 
@@ -372,6 +387,7 @@ _REFERENCE_TEXT = {
 }
 
 
+@limited(ANSWER_TIME_S, answer_took_too_long)
 def _judge_class(text: str, reference: sp.Expr, name: str) -> Verdict:
     try:
         answer = parse_complexity(text)

@@ -23,7 +23,9 @@ import random
 
 import sympy as sp
 
-from checks.answer_format import MAX_DEPTH, MAX_LENGTH, StateParseError, parse_state_expression  # noqa: F401
+from checks.answer_format import (ANSWER_TIME_S, MAX_DEPTH, MAX_LENGTH, StateParseError,  # noqa: F401
+                                  answer_took_too_long, parse_state_expression)
+from checks.time_limit import limited
 from checks.verdict import ProofResult, Verdict
 from solutions.unrolled_state import F, H0, input_symbol, unrolled_state
 
@@ -106,6 +108,7 @@ def _diagnose(expr: sp.Expr, t: int) -> str:
     return "; ".join(problems)
 
 
+@limited(ANSWER_TIME_S, answer_took_too_long)
 def judge_g3(text: str) -> Verdict:
     """Rubric item 2.1: the explicit expression of G_3. 1.0 if it is F(F(F(h0, x1), x2), x3) in any accepted
     spelling, else 0.0 with the reason."""

@@ -2,11 +2,16 @@
 keyword arguments, prints a summary, and turns expected failures into one clear line (exit 2).
 `hw2-grade COMMAND ...` runs the `main(argv)` of the command's module. While a single grade runs on a
 terminal, one live line shows the item, the phase and the elapsed time (grader.progress); `--quiet`, or
-output that is not a terminal, shows nothing but the summary."""
+output that is not a terminal, shows nothing but the summary.
+
+Exit codes of a grade: 0 graded (whatever the score); 2 the grader cannot run (bad arguments, no data);
+3 incomplete (the grader could not check some items: the outputs say which, the badge says "incomplete");
+130 interrupted (SIGINT, Ctrl-C, a cancelled CI job): nothing is written."""
 from __future__ import annotations
 
 import contextlib
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -71,9 +76,20 @@ def grade_main(argv: list[str]) -> int:
             result = grade(args.submission, options, listener=listener)
     except DataError as e:
         return fail(str(e))
-    write_outputs(result, args.out)
+    except KeyboardInterrupt:
+        print(f"\nhw2-grade: interrupted; nothing was written to {args.out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the three files are written together or not at all
+    try:
+        write_outputs(result, args.out)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     print(summary(result, args.out))
-    return 0
+    return EXIT_INCOMPLETE if result.incomplete else 0
+
+
+EXIT_INCOMPLETE = 3  # the grader could not check every selected item
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def summary(result: GradeResult, out: Path) -> str:
@@ -84,8 +100,13 @@ def summary(result: GradeResult, out: Path) -> str:
     for item in result.items:
         if item.status == "skipped":
             continue
-        score = "pending" if item.manual else f"{item.score:g}/{item.max_score:g}"
+        score = "pending" if item.manual else "–" if item.score is None else f"{item.score:g}/{item.max_score:g}"
         lines.append(f"  {item.number:<6} {item.name:<40} {score:>9}  {item.status}")
+    if result.load_problem:
+        lines.append(f"FAILED TO LOAD: {result.load_problem[:300]}")
+    if result.incomplete:
+        lines.append(f"INCOMPLETE: the grader could not check {', '.join(i.number for i in result.errors)} (its own "
+                     f"failure; they count in no total): grade again")
     lines.append(f"report: {out / 'report.html'}")
     return "\n".join(lines)
 

@@ -48,9 +48,9 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
     hidden = [Path(p) for p in (options.data, os.environ.get("HW2_CIFAR10")) if p] + [default_cache_dir()] \
         + reference_paths()
     ctx = GradeContext(submission, options, needs, dataset, calibration, protocol, iso, hidden, listener)
-    if is_bundled_reference(submission):
-        _vendor_reference(ctx.run.scratch / "submission")
     try:
+        if is_bundled_reference(submission):
+            _vendor_reference(ctx.run.scratch / "submission")
         t = time.perf_counter()
         judged = [i for i in rubric.automatic(selected) if i.judge_for(options.edition)]
         report = run_rubric(ctx, judged, listener)
@@ -63,6 +63,8 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
         if ctx.run.entry.problem:
             result.notes.append(ctx.run.entry.problem)
         result.timed_out = "timeout" in ctx.run.stops
+        result.deadline_hit = ctx.run.deadline_hit or (ctx.deadline is not None and time.monotonic() >= ctx.deadline
+                                                       and result.incomplete)
         # no graded file at all, or one whose import failed (an entry's problem may also be a mere note)
         result.load_problem = ctx.run.entry.problem if not ctx.run.entry.file else ctx.run.load_problem
         if needs.variants:
@@ -89,8 +91,14 @@ def bundled_reference() -> Path:
 
 
 def is_bundled_reference(submission: Path) -> bool:
+    """The bundled reference, or a copy of it (`cp -r solutions/reference somewhere`): its submission.py is the
+    reference's, byte for byte. A copy can only be made by someone who has the reference."""
     try:
-        return submission.resolve() == bundled_reference().resolve()
+        if submission.resolve() == bundled_reference().resolve():
+            return True
+        copy, original = submission / "submission.py", bundled_reference() / "submission.py"
+        return (copy.is_file() and not copy.is_symlink() and copy.stat().st_size == original.stat().st_size
+                and copy.read_bytes() == original.read_bytes())
     except OSError:
         return False
 

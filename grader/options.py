@@ -27,3 +27,5 @@ class GradeOptions:
     verify_reference: bool = True  # the reference's self-checks (cached), summarised in one line of the report
     allow_bwrap: bool = True  # use bubblewrap where installed
     edition: str = field(default_factory=installed_edition)  # "student" in an exported student edition
+    item_limit_s: float = 300.0  # seconds of one judge's own computation (its evidence's children not counted)
+    submission_limit_s: float | None = 3600.0  # seconds for the whole grade of one submission; None: no limit

@@ -28,7 +28,7 @@ def _parser() -> ArgumentParser:
     p = ArgumentParser(prog="hw2-grade batch", description="Grade a class from a roster CSV "
                                 "(student_id,path[,commit]); each student's files go to DIR/<student_id>/.",
                                 epilog="Exit status: 0 when every student has a grade or a 'failed to load' status; "
-                                       "1 when some students need a rerun ('worker died', 'error'); 2 on bad input; "
+                                       "1 when some students need a rerun ('worker died', 'error': the grader's failures); 2 on bad input; "
                                        "130 when interrupted (finished students are kept; rerun to continue).")
     p.add_argument("roster", type=Path, help="CSV with a student id column, a path column (folder or git URL), an "
                                               "optional commit column, and any other columns (kept in the gradebook)")
@@ -51,6 +51,12 @@ def _parser() -> ArgumentParser:
     p.add_argument("--boilerplate", type=Path, action="append", default=[],
                    help="a starter-code file every student got, ignored by the similarity check (repeatable)")
     p.add_argument("--no-similarity", action="store_true", help="skip the similarity check")
+    p.add_argument("--student-limit", type=float, default=BatchConfig.submission_limit_s, metavar="SECONDS",
+                   help="the grader's own time limit for one student; past it the student is 'timed out' and the "
+                        f"class goes on (default {BatchConfig.submission_limit_s:g})")
+    p.add_argument("--remote-only", action="store_true",
+                   help="accept only remote https:// or ssh repositories in the roster (never local paths or "
+                        "file://): for rosters made from what students submitted")
     return p
 
 
@@ -64,6 +70,8 @@ def main(argv: list[str]) -> int:
         return _fail("--jobs must be at least 1")
     if args.scheduler and args.executor != "dask":
         return _fail("--scheduler needs --executor dask")
+    if not args.student_limit > 0:
+        return _fail("--student-limit must be a positive number of seconds")
     try:
         selected = RUBRIC.select(args.only)
     except SelectionError as e:
@@ -75,7 +83,8 @@ def main(argv: list[str]) -> int:
     columns = RosterColumns(id=args.id_column, path=args.path_column, commit=args.commit_column)
     config = BatchConfig(roster=args.roster, out=args.out, selected=selected, jobs=args.jobs, executor=args.executor,
                          scheduler=args.scheduler, regrade=args.regrade, data=args.data, seed=args.seed,
-                         columns=columns, similarity=similarity)
+                         columns=columns, similarity=similarity, submission_limit_s=args.student_limit,
+                         remote_only=args.remote_only)
     display: Display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
     try:
         summary = run_batch(config, display=display)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from grader.batch.roster import RosterColumns
 from grader.batch.similarity import SimilarityConfig
+from grader.options import GradeOptions
 
 
 class BatchError(RuntimeError):
@@ -25,6 +26,8 @@ class BatchConfig:
     seed: int = 0
     threads: int = 2  # torch threads per sandboxed child and per worker process
     clone_timeout_s: float = 600.0  # seconds one `git clone` + checkout may take
+    submission_limit_s: float | None = GradeOptions.submission_limit_s  # seconds to grade one student; past it: timed out
+    remote_only: bool = False  # roster rows must be remote https:// or ssh repositories (rows that come from students)
     scheduler_timeout_s: float = 30.0  # seconds to wait for the dask scheduler and its first worker
     columns: RosterColumns = field(default_factory=RosterColumns)  # which roster columns hold id, path, commit
     similarity: SimilarityConfig | None = field(default_factory=SimilarityConfig)  # None: no similarity check

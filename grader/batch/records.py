@@ -37,6 +37,8 @@ class StudentJob:
     threads: int
     clone_timeout_s: float
     run_id: str  # identifies this batch run, to tell its grade.json from an older one
+    submission_limit_s: float | None = None  # the grader's own limit for this student's grade (seconds)
+    remote_only: bool = False  # the roster may name remote https:// or ssh repositories only (also for git itself)
 
     @property
     def student_dir(self) -> Path:

@@ -56,8 +56,10 @@ def validate_id(student_id: str) -> str:
     return ""
 
 
-def read_roster(path: Path, columns: RosterColumns = RosterColumns()) -> list[RosterEntry]:
-    """The roster's rows, validated. Raises RosterError with a one-line message."""
+def read_roster(path: Path, columns: RosterColumns = RosterColumns(), remote_only: bool = False) -> list[RosterEntry]:
+    """The roster's rows, validated. Raises RosterError with a one-line message. With `remote_only`, every
+    path must be a remote repository (`is_allowed_remote`): a roster made from what students typed cannot
+    point the grader at a local folder, another student's clone or the bundled reference."""
     if not path.exists():
         raise RosterError(f"roster {path} does not exist")
     if not path.is_file():
@@ -95,6 +97,9 @@ def read_roster(path: Path, columns: RosterColumns = RosterColumns()) -> list[Ro
         seen[key] = n
         if not where:
             raise RosterError(f"roster {path} line {n}: student {student_id!r} has no path")
+        if remote_only and not is_allowed_remote(where):
+            raise RosterError(f"roster {path} line {n}: {where!r} of {student_id!r} is not a remote https:// or ssh "
+                              f"repository (--remote-only allows nothing else)")
         if commit.startswith("-") or any(c.isspace() for c in commit):
             raise RosterError(f"roster {path} line {n}: commit {commit!r} of {student_id!r} is not a git commit or ref")
         extra = tuple((h, v) for i, (h, v) in enumerate(zip(header, row)) if i not in (i_id, i_path, i_commit))
@@ -127,6 +132,14 @@ def _header_index(path: Path, line: int, header: list[str], columns: RosterColum
 def is_remote(path: str) -> bool:
     """A URL or git's scp-like `user@host:repo`: cloned as written, never read as a local path."""
     return "://" in path or bool(_SCP_LIKE.match(path))
+
+
+_ALLOWED_REMOTE = re.compile(r"^(?:https://|ssh://|[\w.-]+@[\w.-]+:(?!/))[^\s]+$")  # not file://, git://, ext::, paths
+
+
+def is_allowed_remote(path: str) -> bool:
+    """An https:// or ssh:// URL, or git's scp-like ssh syntax user@host:repo."""
+    return bool(_ALLOWED_REMOTE.match(path))
 
 
 def resolve_source(path: str, roster_dir: Path) -> str:

@@ -97,7 +97,7 @@ def run_batch(config: BatchConfig, display: Display | None = None) -> BatchSumma
         raise BatchError(f"unknown executor {config.executor!r}: use {' or '.join(EXECUTORS)}")
     if config.jobs < 1:
         raise BatchError("jobs must be at least 1")
-    entries = read_roster(config.roster, config.columns)
+    entries = read_roster(config.roster, config.columns, remote_only=config.remote_only)
     for path in config.similarity.boilerplate if config.similarity else ():
         if not path.is_file():
             raise BatchError(f"--boilerplate {path} is not a file")
@@ -141,7 +141,8 @@ def _to_grade(config: BatchConfig, entries: list[RosterEntry], book: _Book) -> l
         todo.append(StudentJob(student_id=e.student_id, path=e.path, source=source, commit=e.commit,
                                out=str(config.out.resolve()),
                                selected=config.selected, data=config.data, seed=config.seed, threads=config.threads,
-                               clone_timeout_s=config.clone_timeout_s, run_id=run_id))
+                               clone_timeout_s=config.clone_timeout_s, run_id=run_id,
+                               submission_limit_s=config.submission_limit_s, remote_only=config.remote_only))
     return todo
 
 

@@ -121,7 +121,8 @@ def _grade_student(job: StudentJob, start: float) -> StudentRecord:
         dataset = _dataset(job.data) if needs_data else None
     except DataError as e:
         return job.record("error", str(e), time.perf_counter() - start)
-    options = GradeOptions(selected=job.selected, data=job.data, seed=job.seed, threads=job.threads, verify_reference=False)
+    options = GradeOptions(selected=job.selected, data=job.data, seed=job.seed, threads=job.threads, verify_reference=False,
+                           submission_limit_s=job.submission_limit_s)
     result = grade(folder, options, dataset=dataset, calibration=_calibration(), isolation=_isolation())
     result.submission = job.student_id  # the report names the student, not a clone's cache path
     if options.edition == "instructor":
@@ -138,11 +139,20 @@ def _grade_student(job: StudentJob, start: float) -> StudentRecord:
 
 
 def status_of(result: GradeResult) -> tuple[str, str]:
-    """(status, message) of a completed grade: "timed out" when a child hit its wall-clock limit, else
-    "graded", with a note for the class summary when the submission did not even import (a zero worth a
-    look). Read from the result's flags, never from the wording of the feedback."""
+    """(status, message) of a completed grade, read from the result's flags, never from the wording of the
+    feedback: "timed out" when the grader's limit for the submission was reached (the class goes on; the items
+    left say so) or when a child hit its wall-clock limit; "error" when the grader could not check some item
+    (its own failure: a rerun grades the student again); "failed to load" when the code did not import (the
+    answers.toml items are still scored); else "graded"."""
+    errors = ", ".join(i.number for i in result.errors)
+    if result.deadline_hit:
+        return "timed out", (f"the grader's time limit for one submission was reached; not checked: {errors}"
+                             if errors else "the grader's time limit for one submission was reached")
+    if result.incomplete:
+        reasons = "; ".join(f"{i.number}: {i.feedback}" for i in result.errors)
+        return "error", f"the grader could not check {errors} (its own failure; rerun to grade again): {reasons}"
+    if result.load_problem:
+        return "failed to load", f"the submission could not be imported: {result.load_problem}"
     if result.timed_out:
         return "timed out", "some of the submission's code ran past its wall-clock limit (see the report)"
-    if result.load_problem:
-        return "graded", f"the submission could not be imported: {result.load_problem}"
     return "graded", ""

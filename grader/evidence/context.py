@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from checks.time_limit import paused
 from grader.calibration import Calibration
 from grader.data import Cifar10, perturb_test_images
 from grader.engine import Protocol
@@ -23,6 +24,11 @@ from grader.progress import PHASE, GradeEvent, Listener, ignore
 from grader.sandbox.limits import Isolation
 from grader.sandbox.protocol import Task
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
+
+
+class GraderFault(Exception):
+    """The grader failed to observe the submission (its sandbox did not start, the machine starved it, its
+    time limit per submission ran out): the item that needed the observation is the grader's error."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class GradeContext:
         self.submission, self.options, self.needs, self.listener = submission, options, needs, listener
         self.dataset, self.calibration, self.protocol, self.iso = dataset, calibration, protocol, iso
         self.run = SubmissionRun(submission, options.limits, iso, hidden, threads=options.threads)
+        # the grader's own limit for this submission (time.monotonic()); children are stopped there too
+        self.deadline = None if options.submission_limit_s is None else time.monotonic() + options.submission_limit_s
+        self.run.deadline = self.deadline
         self.answers = Answers(submission)
         self.timings: dict[str, float] = {}  # phase -> seconds, for the report
         self._rng = np.random.default_rng(options.seed)
@@ -72,12 +81,16 @@ class GradeContext:
             request = replace(self.inputs().request, task_timeout_s=timeout)
             tasks = list(self.needs.probes)
             self.listener(GradeEvent(PHASE, f"running {len(tasks)} quick checks of the code in a sandbox"))
-            self._probe = self.run.run(tasks, request, timeout_s=timeout) if tasks else {}
+            with paused():  # the children have limits of their own; a judge's time limit counts its own work
+                self._probe = self.run.run(tasks, request, timeout_s=timeout) if tasks else {}
             self.timings["probe checks"] = time.perf_counter() - start
         if task not in self._probe:  # a judge reads a task its item's row does not list: the grader's bug
             raise RuntimeError(f"probe task {task.key!r} was not scheduled: list it in the item's `probes` "
                                f"(grader/rubric/items.py)")
-        return self._probe[task]
+        outcome = self._probe[task]
+        if outcome.grader_fault:
+            raise GraderFault(outcome.error)
+        return outcome
 
     def training(self) -> dict[str, RunObservation]:
         """The graded runs the selection needs, by variant name."""
@@ -85,7 +98,8 @@ class GradeContext:
             variants = list(self.needs.variants)
             setup = TrainingSetup(self.run, self.options, self.protocol, self.dataset, self.inputs(),
                                   self.listener) if variants else None
-            self._training = train_variants(setup, variants) if variants else {}
+            with paused():  # trained under the children's limits, or the grader's own engine (bounded by the protocol)
+                self._training = train_variants(setup, variants) if variants else {}
             for v, obs in self._training.items():
                 if obs.verified:
                     self.timings[f"training {v} (grader)"] = obs.seconds

@@ -52,6 +52,7 @@ class RunObservation:
     start_error: str = ""  # why start_layers could not be read
     images_per_s: float = 0.0
     seconds: float = 0.0  # wall time of the training
+    grader_fault: bool = False  # not ok because the grader failed to observe it (`error` says how)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
     for v in variants:
         o = starts[P.start(v)]
         if not o.ok:
-            observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}")
+            observations[v] = RunObservation(v, ok=False, error=f"building the starting network failed: {o.error}",
+                                             grader_fault=o.grader_fault)
             continue
         start = _start_draws(v, o, seeds)
         model, why = _reference_start(ctx, v, o) if ctx.options.edition == "instructor" else (None, "")
@@ -187,7 +189,7 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
     trained = []
     for v in variants:
         o = outcomes[P.train(v)]
-        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds)
+        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds, grader_fault=o.grader_fault)
         observations[v] = obs
         if not o.ok:
             continue
@@ -200,11 +202,14 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
         trained.append(v)
     if trained:
         ctx.run.put_inputs({P.TEST_X: test_x})
-        preds = ctx.run.run([P.predict(v) for v in trained], P.Request(epochs=proto.epochs))
+        weights = [outcomes[P.train(v)].out_dir / P.epoch_state(v, e) for v in trained for e in range(1, proto.epochs + 1)]
+        preds = ctx.run.run([P.predict(v) for v in trained], P.Request(epochs=proto.epochs),
+                            carry=[w for w in weights if w.is_file()])  # each child's work/ is fresh
         for v in trained:
             p, obs = preds[P.predict(v)], observations[v]
             if not p.ok:
                 obs.ok, obs.error = False, f"evaluating the trained network failed: {p.error}"
+                obs.grader_fault = p.grader_fault
                 continue
             try:
                 obs.epoch_accuracy = [accuracy(torch.from_numpy(p.array(P.predictions(v, e), shape=(len(test_y),),

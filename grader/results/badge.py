@@ -48,16 +48,23 @@ def _fmt(x: float) -> str:
     return f"{round(x, 1):g}" if math.isfinite(x) else "?"
 
 
-def render_badge(score: float, max_score: float, bonus: float = 0.0, label: str = "hw2 grade") -> str:
+def render_badge(score: float, max_score: float, bonus: float = 0.0, label: str = "hw2 grade", pending: float = 0.0,
+                 state: str = "") -> str:
     """The badge as an SVG document (flat style: grey label, value coloured by percentage).
 
     `score` out of `max_score` are the regular points; bonus points are shown apart ("85/85 +10"), so that
-    the fraction never exceeds one and the colour follows the regular points only."""
+    the fraction never exceeds one and the colour follows the regular points only; points a human still
+    decides follow ("85/85 +10, 15 pending"). A `state` ("incomplete", "failed to load") replaces the score:
+    a grade the grader could not finish, or code that did not load, is never shown as a number."""
     label = _XML_INVALID.sub("", str(label))[:MAX_LABEL_CHARS] or "grade"
     value = f"{_fmt(float(score))}/{_fmt(float(max_score))}"
     if bonus and math.isfinite(bonus) and bonus > 0:
         value += f" +{_fmt(float(bonus))}"
+    if pending and math.isfinite(pending) and pending > 0:
+        value += f", {_fmt(float(pending))} pending"
     colour = colour_for(float(score), float(max_score))
+    if state:
+        value, colour = _XML_INVALID.sub("", str(state))[:MAX_LABEL_CHARS], GREY if state == "incomplete" else RED
     lw = round(text_width(label) + 2 * PAD)
     vw = round(text_width(value) + 2 * PAD)
     w = lw + vw

@@ -13,7 +13,7 @@ import html
 from dataclasses import dataclass
 
 from grader.results.html import clean, fmt_points
-from grader.results.model import GradeResult, ItemResult
+from grader.results.model import UNCOUNTED, GradeResult, ItemResult
 
 TEST_OUTPUT_CHARS = 10_000
 NAME_CHARS = 300
@@ -56,8 +56,14 @@ def _reason(item: ItemResult) -> str:
 
 
 def _scored(result: GradeResult) -> list[ItemResult]:
-    """The items listed as tests: every item with a score (automatic, under review, graded by hand)."""
+    """The items with a score (automatic, under review, graded by hand)."""
     return [i for i in result.items if i.status != "skipped" and i.score is not None]
+
+
+def _listed(result: GradeResult) -> list[ItemResult]:
+    """The items listed as tests: the scored ones, and those the grader checked but scores nowhere (its errors,
+    the student edition's format checks), which are shown without a score."""
+    return [i for i in result.items if i.status != "skipped" and (i.score is not None or i.status in UNCOUNTED)]
 
 
 def summary_lines(result: GradeResult) -> tuple[str, list[str], list[str], list[str]]:
@@ -71,10 +77,15 @@ def summary_lines(result: GradeResult) -> tuple[str, list[str], list[str], list[
              if hand else " (automatic items)")
     short = [f"{clean(i.number, 40)} {clean(i.name, NAME_CHARS)}: {fmt_points(i.score)} / {fmt_points(i.max_score)}. "
              f"{_reason(i)}" for i in _scored(result) if not _passed(i.score or 0.0, i.max_score) and i.status != "review"]
+    waiting = {"review": "measured, to be confirmed by the course staff",
+               "format": "form checked here; the instructor's run scores it"}
     pending = [f"{clean(i.number, 40)} {clean(i.name, NAME_CHARS)} ({fmt_points(i.max_score)} points): "
-               + ("graded by hand by the course staff" if i.manual else "measured, to be confirmed by the course staff")
-               for i in result.items if (i.manual and i.status != "skipped" and i.score is None) or i.status == "review"]
+               + ("graded by hand by the course staff" if i.manual else waiting[i.status])
+               for i in result.items if (i.manual and i.status != "skipped" and i.score is None) or i.status in waiting]
     notes = []
+    if result.incomplete:
+        notes.append(f"INCOMPLETE: the grader could not check {', '.join(clean(i.number, 40) for i in result.errors)} "
+                     f"(no score; grade again)")
     if result.late_note:
         notes.append(f"Late policy: {clean(result.late_note, 2000)}")
     if result.regrade_notes:
@@ -121,11 +132,15 @@ def render_gradescope(result: GradeResult, options: GradescopeOptions = Gradesco
     """The Gradescope results.json content (a JSON-ready dict)."""
     fmt = options.output_format
     tests = []
-    for item in _scored(result):
-        score = float(item.score or 0.0)
-        test = {"number": clean(item.number, 40), "name": clean(item.name, NAME_CHARS), "score": round(score, 4),
-                "max_score": float(item.max_score), "status": "passed" if _passed(score, item.max_score) else "failed",
-                "output": _test_output(item, fmt), "visibility": options.visibility_of(item.number)}
+    for item in _listed(result):
+        test = {"number": clean(item.number, 40), "name": clean(item.name, NAME_CHARS)}
+        if item.status in UNCOUNTED:  # not scored here (the grader's error, a format check): no score, no status
+            test.update(max_score=0.0, output=clean(f"[{item.status}] {item.feedback}", TEST_OUTPUT_CHARS))
+        else:
+            score = float(item.score or 0.0)
+            test.update(score=round(score, 4), max_score=float(item.max_score),
+                        status="passed" if _passed(score, item.max_score) else "failed", output=_test_output(item, fmt))
+        test["visibility"] = options.visibility_of(item.number)
         if fmt != "text":
             test["output_format"] = fmt
         tests.append(test)

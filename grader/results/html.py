@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from grader.results.model import GradeResult, ItemResult
+from grader.results.model import UNCOUNTED, GradeResult, ItemResult
 from grader.results.plots import PANEL_IN, PIXEL_SCALE, png_data_uri, run_pngs
 
 FREE_TEXT_CHARS = 20_000  # a student's free-text answer
@@ -33,7 +33,7 @@ PROBLEM_TITLES = {
     "4": "Complexity of a fully connected network",
     "5": "CNN on CIFAR-10",
 }
-STATUSES = ("passed", "partial", "failed", "pending", "review", "skipped")
+STATUSES = ("passed", "partial", "failed", "pending", "review", "skipped", "error", "format")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 REFERENCE_LINK = re.compile(r"(\.\./)*[\w.\-]+\.html")  # a relative link to a page beside the report
@@ -75,6 +75,10 @@ def _item_row(item: ItemResult) -> dict:
     manual = item.manual
     if item.status == "skipped":
         score = "not run"
+    elif item.status == "error":
+        score = "not checked"
+    elif item.status == "format":
+        score = "format only"
     elif item.score is None:
         score = "pending"
     else:
@@ -103,9 +107,9 @@ def _problems(result: GradeResult) -> list[dict]:
     for key in sorted(groups, key=_sort_key):
         items = groups[key]
         run = [i for i in items if i.status != "skipped"]
-        auto = [i for i in run if not i.manual]
-        pending = [i for i in run if i.manual and i.score is None]
-        scored = [i for i in run if i.score is not None]  # automatic items, and manual ones once graded by hand
+        auto = [i for i in run if not i.manual and i.status not in UNCOUNTED]
+        pending = [i for i in run if (i.manual and i.score is None) or i.status == "format"]
+        scored = [i for i in run if i.score is not None and i.status not in UNCOUNTED]  # automatic, and manual once graded
         problems.append({
             "key": clean(key, 40),
             "anchor": "problem-" + re.sub(r"[^A-Za-z0-9_-]", "_", key)[:40],
@@ -194,6 +198,27 @@ def _proofs_line(result: GradeResult) -> str:
     return line + (f" (failed: {'; '.join(failed)})" if failed else "")
 
 
+def banners(result: GradeResult) -> list[dict]:
+    """What the reader must know before the scores: a grade the grader could not complete, a submission that
+    did not load, the student edition's unscored items (kind: "bad" or "note")."""
+    shown = []
+    if result.incomplete:
+        numbers = ", ".join(clean(i.number, 40) for i in result.errors)
+        shown.append({"kind": "bad", "title": "Incomplete grade",
+                      "text": f"The grader could not check item{'s' if len(result.errors) != 1 else ''} {numbers} "
+                              f"(its own failure, not the submission's): they count in no total. Grade again."})
+    if result.load_problem:
+        shown.append({"kind": "bad", "title": "Failed to load",
+                      "text": clean(f"The submission's code could not be loaded: {result.load_problem}", DETAIL_CHARS)})
+    formats = [i for i in result.items if i.status == "format"]
+    if formats:
+        shown.append({"kind": "note", "title": "Scored by the instructor",
+                      "text": f"{len(formats)} item{'s' if len(formats) != 1 else ''} "
+                              f"({', '.join(clean(i.number, 40) for i in formats)}) were checked for their form only "
+                              f"here; they count in no total until the instructor's run scores them."})
+    return shown
+
+
 def context(result: GradeResult) -> dict:
     """Everything the template shows, already cleaned and formatted."""
     curves, curves_missing = _curves_images(result)
@@ -203,6 +228,7 @@ def context(result: GradeResult) -> dict:
     return {
         "submission": clean(result.submission, SHORT_CHARS),
         "commit": clean(result.commit, 40),
+        "banners": banners(result),
         "edition": edition,
         "edition_text": clean(result.edition, 40),
         "regular_earned": f"{result.regular_score:.1f}",

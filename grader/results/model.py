@@ -6,14 +6,19 @@ from dataclasses import dataclass, field
 from checks.verdict import ProofResult
 
 
+UNCOUNTED = ("error", "format")  # item statuses that count in no total
+
+
 @dataclass(frozen=True)
 class ItemResult:
     number: str  # rubric number, e.g. "5.1.1"
     name: str  # e.g. "Net architecture"
     max_score: float  # points
-    score: float | None  # points earned; None for a manual item (pending a human grader)
+    score: float | None  # points earned; None for a manual item (pending a human grader), an error or a format check
     # "passed" | "partial" | "failed" | "pending" (manual) | "review" (automatic, scored 0 until a human
-    # confirms a measurement the grader could not verify) | "skipped" (not selected by --only)
+    # confirms a measurement the grader could not verify) | "skipped" (not selected by --only) | "error" (the
+    # grader could not check it: no score, counted nowhere, the grade is incomplete) | "format" (student
+    # edition: only its form was checked; the instructor's run scores it, so it counts in no total here)
     status: str
     feedback: str  # what was checked and which defect was found (plain text; escaped when rendered)
     manual: bool = False
@@ -80,6 +85,7 @@ class GradeResult:
     late_penalty: float = 0.0  # points taken off the total for lateness (`hw2-grade finalize --deadline`)
     late_note: str = ""  # how late, by what evidence, and the penalty, in words ("" when no late policy applies)
     regrade_notes: list[str] = field(default_factory=list)  # items a later manual CSV changed, in words
+    deadline_hit: bool = False  # the grader's own time limit for the whole submission was reached
 
     @property
     def manual_items(self) -> list[ItemResult]:
@@ -87,13 +93,28 @@ class GradeResult:
 
     @property
     def auto_items(self) -> list[ItemResult]:
+        """The automatic items that were run, whatever became of them."""
         return [i for i in self.items if not i.manual and i.status != "skipped"]
 
     @property
+    def scored_items(self) -> list[ItemResult]:
+        """The items whose score counts: the automatic ones but the grader's errors and the format checks, and
+        the manual ones once graded by hand (an item under review counts 0 until a human confirms it)."""
+        return [i for i in self.auto_items + self.manual_items if i.status not in UNCOUNTED and i.score is not None]
+
+    @property
+    def errors(self) -> list[ItemResult]:
+        return [i for i in self.items if i.status == "error"]
+
+    @property
+    def incomplete(self) -> bool:
+        """Some item could not be checked by the grader: the totals miss it, and the grade is not final."""
+        return bool(self.errors)
+
+    @property
     def earned(self) -> float:
-        """Points of every scored item (automatic, review items a human confirmed, manual ones graded by hand),
-        bonus included, before any late penalty."""
-        return sum(i.score or 0.0 for i in self.auto_items) + sum(i.score or 0.0 for i in self.manual_items)
+        """Points of every scored item, bonus included, before any late penalty."""
+        return sum(i.score or 0.0 for i in self.scored_items)
 
     @property
     def score(self) -> float:
@@ -113,19 +134,20 @@ class GradeResult:
     @property
     def max_score(self) -> float:
         """Points available of the items scored so far, bonus excluded (bonus points come on top): the automatic
-        items, and the manual ones once graded by hand."""
-        return sum(i.max_score for i in self.auto_items + self.manual_items if not i.bonus and i.score is not None)
+        items the grader could score, and the manual ones once graded by hand."""
+        return sum(i.max_score for i in self.scored_items if not i.bonus)
 
     @property
     def bonus_score(self) -> float:
-        return sum(i.score or 0.0 for i in self.auto_items if i.bonus)
+        return sum(i.score or 0.0 for i in self.scored_items if i.bonus)
 
     @property
     def bonus_max(self) -> float:
-        return sum(i.max_score for i in self.auto_items if i.bonus)
+        return sum(i.max_score for i in self.scored_items if i.bonus)
 
     @property
     def pending_manual(self) -> float:
-        """Points a human grader still has to decide: the manual items and the automatic ones under review."""
-        return sum(i.max_score for i in self.items
-                   if (i.manual and i.status != "skipped" and i.score is None) or i.status == "review")
+        """Points a human still has to decide: the manual items not graded yet, the automatic ones under review,
+        and (student edition) those whose form only was checked here."""
+        return sum(i.max_score for i in self.items if (i.manual and i.status != "skipped" and i.score is None)
+                   or i.status in ("review", "format"))

@@ -34,12 +34,18 @@ def write_atomic(path: Path, data: str) -> None:
         raise
 
 
+def badge_state(result: GradeResult) -> str:
+    """What the badge shows instead of a score: "incomplete" or "failed to load"; "" for a score."""
+    return "incomplete" if result.incomplete else "failed to load" if result.load_problem else ""
+
+
 def render_outputs(result: GradeResult, gradescope: GradescopeOptions = GradescopeOptions()) -> dict[str, str]:
     """The contents of results.json (Gradescope), report.html and badge.svg, in the order of OUTPUT_FILES."""
     files = {
         "results.json": json.dumps(render_gradescope(result, gradescope), indent=2, ensure_ascii=False) + "\n",
         "report.html": render_html(result),
-        "badge.svg": render_badge(result.regular_score, result.max_score, bonus=result.bonus_score),
+        "badge.svg": render_badge(result.regular_score, result.max_score, bonus=result.bonus_score,
+                                  pending=result.pending_manual, state=badge_state(result)),
     }
     assert tuple(files) == OUTPUT_FILES
     return files

@@ -50,13 +50,16 @@ def import_paths() -> list[Path]:
     return paths if grader_root() in paths else paths + [grader_root()]
 
 
-def bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path], uid: int | None = None) -> list[str]:
+def bwrap_argv(iso: Isolation, scratch: Path, space: Path, hidden: list[Path], uid: int | None = None,
+               tmp_bytes: int = 1 << 30) -> list[str]:
+    """The bwrap command for a child of `scratch` (submission/ and in/, read-only) writing only to `space`
+    (out/ and work/) and a /tmp of `tmp_bytes`."""
     # As root, keep the real user namespace so that setpriv can switch to the unprivileged uid; otherwise
     # a new user namespace is what lets an ordinary user run bwrap at all.
     unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"] \
         if iso.drop_uid else ["--unshare-all"]
     argv = [iso.bwrap, *unshare, "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+            "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--dir", "/var/tmp"]
     for sys_dir in SYSTEM_DIRS:
         argv += ["--ro-bind-try", sys_dir, sys_dir]
     # The grader's own tree is never bound whole: a source checkout holds solutions/ (and its history in
@@ -106,8 +109,8 @@ def bwrap_argv(iso: Isolation, scratch: Path, hidden: list[Path], uid: int | Non
             argv += ["--tmpfs", str(p), "--remount-ro", str(p)] if p.is_dir() else ["--ro-bind", "/dev/null", str(p)]
     argv += ["--ro-bind", str(scratch / "submission"), str(INSIDE / "submission"),
              "--ro-bind", str(scratch / "in"), str(INSIDE / "in"),
-             "--bind", str(scratch / "out"), str(INSIDE / "out"),
-             "--bind", str(scratch / "work"), str(INSIDE / "work"), "--chdir", str(INSIDE / "work")]
+             "--bind", str(space / "out"), str(INSIDE / "out"),
+             "--bind", str(space / "work"), str(INSIDE / "work"), "--chdir", str(INSIDE / "work")]
     if iso.drop_uid:  # bwrap runs as root to mount; setpriv then drops to the unprivileged uid for good
         argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]

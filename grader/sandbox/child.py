@@ -1,8 +1,9 @@
 """The child side of the sandbox: loads the submission and runs the requested tasks on it.
 
-Runs as `python -m grader.sandbox.child PHASE BASE` inside the sandbox (`grader.sandbox.process`), with BASE
-holding `submission/` (read-only copy), `in/` (request.json and input arrays), `out/` (results) and `work/`
-(cwd). It must never import `solutions` (hidden in the sandbox) and never sees test labels. It checks that
+Runs as `python -P -m grader.sandbox.child PHASE BASE RW` inside the sandbox (`grader.sandbox.process`), with
+BASE holding `submission/` (read-only copy) and `in/` (request.json and input arrays), and RW (the child's own
+writable space, fresh for every child) holding `out/` (results) and `work/` (cwd, where the grader puts the
+files it carries over from an earlier child). It must never import `solutions` (hidden in the sandbox) and never sees test labels. It checks that
 the submission leaves the grader's and the libraries' code alone (`Guard`), but it shares its process with
 student code: the parent treats everything written to `out/` as a claim to verify, never as a verdict.
 Results: `out/result.json` (rewritten after every task, so a crash keeps what finished) and `.npy` arrays.
@@ -26,7 +27,8 @@ import torch
 from grader.sandbox import tasks
 from grader.sandbox.errors import TaskTimeout, describe_exception
 from grader.sandbox.guard import Guard, Tampering
-from grader.sandbox.protocol import Request, Task
+from grader.sandbox.protocol import LOADING_LINE, MARKER_VAR, Request, Task
+from grader.sandbox.watch import record_source_reads
 
 PRINT_LIMIT = 64 << 10  # bytes of the student's print() output kept; the rest is discarded
 
@@ -58,9 +60,9 @@ def _json_safe(obj):
 
 
 class Context:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, rw: Path) -> None:
         self.base = base
-        self.inp, self.out = base / "in", base / "out"
+        self.inp, self.out, self.work = base / "in", rw / "out", rw / "work"
         self.request = Request.from_json(json.loads((self.inp / "request.json").read_text()))
         self.results: dict = {"_complete": False, "tasks": {}}
         self.module = None
@@ -103,17 +105,25 @@ def load_submission(ctx: Context) -> None:
     ctx.module = module
 
 
-def _alarm(seconds: float, task: str):
+def _alarm(seconds: float, threads: int, task: str):
+    """Stop `task` once it has used `seconds` times `threads` of CPU time (the process's, all threads): a
+    busy machine slows a task down without bringing its limit closer; a task that sleeps is stopped by the
+    parent's wall-clock limit instead."""
     def handler(signum, frame):
-        raise TaskTimeout(f"{task} timed out: stopped after {seconds:.0f} s")
+        raise TaskTimeout(f"{task} timed out: stopped after {seconds * threads:.0f} s of CPU time (limit "
+                          f"{seconds:.0f} s on {threads} threads)")
 
-    signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, seconds * threads)
+
+
+def _stop_alarm() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 def main(argv: list[str]) -> int:
-    phase, base = argv[0], Path(argv[1])
-    ctx = Context(base)
+    phase, base, rw = argv[0], Path(argv[1]), Path(argv[2])
+    ctx = Context(base, rw)
     sys.stdout = _CappedStream(sys.stdout)
     sys.stderr = _CappedStream(sys.stderr)
     torch.set_num_threads(ctx.request.threads)
@@ -125,13 +135,17 @@ def main(argv: list[str]) -> int:
     guard = Guard()
     load_error = None
     t0 = time.perf_counter()
+    if any(Task.parse(k).kind == "optimizer" for k in ctx.request.tasks):
+        record_source_reads()  # reading torch's optimiser sources, at import too, counts as using them
+    sys.__stdout__.write(f"{LOADING_LINE} ({os.environ.get(MARKER_VAR, '')})\n")  # no student code ran before this
+    sys.__stdout__.flush()
     try:
-        _alarm(timeout, "importing the submission")
+        _alarm(timeout, ctx.request.threads, "importing the submission")
         load_submission(ctx)
     except BaseException as e:  # noqa: BLE001  SystemExit and KeyboardInterrupt from student code too
         load_error = describe_exception(e)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _stop_alarm()
     ctx.results["load_seconds"] = time.perf_counter() - t0
     ctx.results["load_error"] = load_error
     tampered = guard.check()
@@ -146,9 +160,9 @@ def main(argv: list[str]) -> int:
             tampered = tampered or guard.check()
             if tampered:
                 raise Tampering(tampered)
-            _alarm(timeout, key)
+            _alarm(timeout, ctx.request.threads, key)
             data = runners[task.kind](ctx, task) or {}
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _stop_alarm()
             tampered = guard.check()  # a change made while the task ran voids what the task observed
             if tampered:
                 raise Tampering(tampered)
@@ -156,7 +170,7 @@ def main(argv: list[str]) -> int:
         except BaseException as e:  # noqa: BLE001
             outcome = {"ok": False, "error": describe_exception(e)}
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _stop_alarm()
         outcome["seconds"] = time.perf_counter() - start
         ctx.results["tasks"][key] = outcome
         save(ctx)

@@ -3,6 +3,7 @@ line of their code that raised it. Shared by the child and its tasks (one of CHI
 from __future__ import annotations
 
 import errno
+import os
 import resource
 import traceback
 from pathlib import Path
@@ -32,7 +33,18 @@ def describe_exception(e: BaseException, filename: str = "submission.py") -> str
     if isinstance(e, OSError) and e.errno == errno.EFBIG:  # RLIMIT_FSIZE (Python ignores SIGXFSZ)
         limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         return f"wrote more than {limit >> 20} MiB to one file (the limit): {text}"
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):  # the child's tmpfs is full
+        return f"filled its disk quota ({_space_words()}): {text}"
     return text
+
+
+def _space_words() -> str:
+    """The size of the child's writable space (its cwd's file system), in words."""
+    try:
+        st = os.statvfs(".")
+        return f"{st.f_blocks * st.f_frsize >> 20} MiB and {st.f_files:,} files in its working folders"
+    except OSError:
+        return "the limit on its working folders"
 
 
 def _describe(e: BaseException, filename: str) -> str:

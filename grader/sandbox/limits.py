@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.mounts import tmpfs_works
+
 SANDBOX_UID = 60123  # first of the unprivileged uids children run as when the grader is root (grader.sandbox.process.claim_uid)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -18,13 +20,15 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 class Limits:
     """Resource limits for one child phase."""
 
-    wall_s: float = 300.0  # wall-clock seconds before the process group is killed
+    wall_s: float = 300.0  # wall-clock seconds before the process group is killed; each task's own alarm in
+    #                        the child allows this many seconds times its threads of CPU time
     cpu_s: int = 600  # CPU seconds (RLIMIT_CPU), all threads together
     memory_bytes: int = 6 << 30  # address space per process (RLIMIT_AS); torch needs ~4 GiB of mappings to start
     tree_memory_bytes: int = 8 << 30  # resident memory of the whole process tree (cgroup), where available
     file_bytes: int = 256 << 20  # largest file the child may write (RLIMIT_FSIZE)
-    disk_bytes: int = 1 << 30  # all the child leaves in its out/ and work/ together (polled, see DISK_POLL_S)
-    disk_entries: int = 10_000  # files and folders in out/ and work/ together
+    disk_bytes: int = 1 << 30  # all the child writes to out/ and work/ together (a tmpfs of this size as root,
+    #                              else polled); /tmp in bubblewrap is a tmpfs of the same size
+    disk_entries: int = 10_000  # files and folders in out/ and work/ together (the tmpfs's inodes)
     open_files: int = 256  # RLIMIT_NOFILE
     processes: int = 96  # processes and threads of the child's uid (RLIMIT_NPROC) / of its cgroup
     output_bytes: int = 64 << 10  # stdout+stderr kept for diagnostics (the rest is discarded)
@@ -33,7 +37,7 @@ class Limits:
     def describe(self) -> str:
         return (f"wall {self.wall_s:.0f} s, CPU {self.cpu_s} s, address space {self.memory_bytes >> 30} GiB per process, "
                 f"file size {self.file_bytes >> 20} MiB, disk {self.disk_bytes >> 20} MiB, {self.open_files} open files, "
-                f"{self.processes} processes")
+                f"{self.processes} processes, CPU quota of the child's threads")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Isolation:
     bwrap: str | None  # path of bubblewrap, if usable
     drop_uid: bool  # child runs as SANDBOX_UID
     cgroup: bool  # memory and pids cgroups available
+    tmpfs: bool = False  # each child's space is a size-limited tmpfs (else a polled folder)
 
     @property
     def label(self) -> str:
@@ -56,7 +61,9 @@ class Isolation:
                  "grader's user; install bubblewrap for isolation"]
         parts.append(f"an unprivileged uid of its own (from {SANDBOX_UID})" if self.drop_uid else
                      f"same uid as the grader{' (root)' if os.geteuid() == 0 else ''}")
-        parts.append("cgroup memory and process limits" if self.cgroup else "no cgroup limits")
+        parts.append("cgroup memory, process and CPU limits" if self.cgroup else "no cgroup limits (niced only)")
+        parts.append("a private tmpfs per child whose size the kernel enforces" if self.tmpfs else
+                     "a scratch folder whose size is polled")
         parts.append("rlimits on address space, CPU time, file size, open files and processes, and a wall-clock limit")
         return "; ".join(parts)
 
@@ -69,19 +76,38 @@ def detect_isolation(allow_bwrap: bool = True) -> Isolation:
         bwrap = bwrap if probe.returncode == 0 else None
     root = os.geteuid() == 0
     cgroup = root and all(os.access(CGROUP_ROOT / c, os.W_OK) for c in ("memory", "pids"))
-    return Isolation(bwrap=bwrap, drop_uid=root and bwrap is not None, cgroup=cgroup)
+    return Isolation(bwrap=bwrap, drop_uid=root and bwrap is not None, cgroup=cgroup, tmpfs=root and tmpfs_works())
+
+
+GRADER_FAULTS = ("overloaded", "unstarted")  # how a child can end that is the grader's failure, not the student's
 
 
 @dataclass
 class ChildOutcome:
-    status: str  # "ok", "timeout", "memory", "disk", "crashed"
+    # the student's: "ok", "timeout", "memory", "disk", "crashed"; the grader's (GRADER_FAULTS): "overloaded"
+    # (wall-clock limit hit while the machine starved it of CPU), "unstarted" (ended before any student code ran)
+    status: str
     seconds: float  # wall time of the child
     results: dict = field(default_factory=dict)  # validated JSON the child wrote to out/result.json
     out_dir: Path | None = None  # where its arrays are (read with `load_array`)
     log_tail: str = ""  # the end of what it printed, for diagnostics only
     returncode: int | None = None  # of the process the grader started (bwrap passes its child's on)
+    started: bool = False  # the child reached the submission's import (protocol.LOADING_LINE)
+    oom: bool = False  # the cgroup's OOM killer killed a process of the child
+    cpu_s: float | None = None  # CPU seconds of the whole process tree (its cgroup), where measured
+
+    @property
+    def grader_fault(self) -> bool:
+        return self.status in GRADER_FAULTS
 
     def describe_failure(self, limits: Limits) -> str:
+        if self.status == "overloaded":
+            return (f"the grader could not run it: the machine was too busy (after {self.seconds:.0f} s the child had "
+                    f"waited for a CPU most of the time it was ready to run); grade again")
+        if self.status == "unstarted":
+            tail = self.log_tail.strip().splitlines()[-1:] or ["no message"]
+            return (f"the grader's sandbox failed before any of the submission's code ran "
+                    f"({_exit_words(self.returncode, limits)}; last output: {tail[0][:300]})")
         if self.status == "timeout":
             return f"timed out: stopped after {self.seconds:.0f} s (limit {limits.wall_s:.0f} s)"
         if self.status == "disk":

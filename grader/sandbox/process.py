@@ -6,23 +6,32 @@ Layers, strongest available first (the report states which were used):
   the rest of the grader's tree (the reference solutions, the rubric, `.git`, the calibration files), the data
   and the output folder are not there; only its scratch directory is writable.
 - a dedicated unprivileged uid when the grader runs as root, so that the process limit binds;
-- cgroup v1 memory and pids limits for the whole process tree, where the cgroup file system is writable;
+- cgroup v1 memory, pids and CPU (a quota of `threads` CPUs) limits for the whole process tree, where the
+  cgroup file system is writable (`grader.sandbox.cgroup`); a nice level always;
+- a writable space of its own per child (`grader.sandbox.space`): a tmpfs whose size the kernel enforces
+  where the grader runs as root, else a polled folder; nothing else of the scratch is writable;
 - rlimits always: address space, CPU time, file size, open files, processes; a wall-clock timeout that
   kills the whole process group; a scrubbed environment that carries a marker (`MARKER_VAR`), by which every
-  process the child started is found and killed when it ends, whatever else failed.
+  process the child started is found and killed when it ends, whatever else failed;
+- its stdout and stderr go through a pipe the parent drains, keeping a capped tail: no file of the host is
+  open in the child for it to fill.
 Nothing the child prints or returns as an exit code is a verdict: results cross back only as files in its
-`out/` directory (JSON and `.npy` arrays), which the caller validates.
+`out/` directory (JSON and `.npy` arrays), copied out bounded (`tree.copy_outputs`) and validated by the caller.
+A child that never reached the submission's import (its stdout lacks `protocol.LOADING_LINE`), or that hit its
+wall-clock limit while starved of CPU by the machine's load, ends in a status that is the grader's failure
+(`ChildOutcome.grader_fault`), never the student's.
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
-import shutil
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -31,13 +40,18 @@ from typing import Iterator
 
 import numpy as np
 
-from grader.sandbox.bwrap import INSIDE, bwrap_argv, existing, import_paths
+from grader.sandbox import cgroup as cgroups
 from grader.sandbox import limits as limits_module
-from grader.sandbox.limits import CGROUP_ROOT, ChildOutcome, Isolation, Limits
+from grader.sandbox.bwrap import INSIDE, bwrap_argv, existing, import_paths
+from grader.sandbox.cgroup import ChildCgroup, kill_until_gone
+from grader.sandbox.limits import ChildOutcome, Isolation, Limits
+from grader.sandbox.nesting import json_depth
+from grader.sandbox.protocol import LOADING_LINE, MARKER_VAR
+from grader.sandbox.space import DISK_POLL_S, ChildSpace
+from grader.sandbox.tree import TreeCaps, remove_tree, walk
 
 UID_SLOTS = 1024  # children that can run at once on one machine, each with a uid of its own
 UID_LOCKS = Path("/run/hw2-grade-uids")  # one lock file per uid in use (root's; the uids exist only as root)
-MARKER_VAR = "HW2_GRADE_SANDBOX"  # in the environment of every child: "<grader pid>-<run id>"
 
 
 def _count_processes(uid: int) -> int:
@@ -49,56 +63,6 @@ def _count_processes(uid: int) -> int:
             except OSError:
                 pass
     return n
-
-
-class _Cgroup:
-    """A memory+pids cgroup (v1) for one child tree; removed on close."""
-
-    def __init__(self, limits: Limits) -> None:
-        name = f"hw2grade-{uuid.uuid4().hex[:12]}"
-        self.dirs = [CGROUP_ROOT / "memory" / name, CGROUP_ROOT / "pids" / name]
-        for d in self.dirs:
-            d.mkdir()
-        (self.dirs[0] / "memory.limit_in_bytes").write_text(str(limits.tree_memory_bytes))
-        (self.dirs[1] / "pids.max").write_text(str(limits.processes))
-
-    def enter(self) -> None:  # runs in the child between fork and exec
-        for d in self.dirs:
-            (d / "cgroup.procs").write_text(str(os.getpid()))
-
-    def oom_killed(self) -> bool:
-        # The OOM killer's own count where the kernel has it (failcnt also counts page cache reclaimed at
-        # the limit, which kills nothing).
-        try:
-            for line in (self.dirs[0] / "memory.oom_control").read_text().splitlines():
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1]) > 0
-        except (OSError, ValueError):
-            pass
-        try:
-            return int((self.dirs[0] / "memory.failcnt").read_text()) > 0
-        except (OSError, ValueError):
-            return False
-
-    def kill_all(self) -> None:
-        for _ in range(50):
-            pids = [int(p) for p in (self.dirs[1] / "cgroup.procs").read_text().split()]
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.kill_all()
-        for d in self.dirs:
-            try:
-                d.rmdir()
-            except OSError:
-                pass
 
 
 def _kill_uid(uid: int, marker: str) -> None:
@@ -135,49 +99,29 @@ def marked_processes(prefix: str = "") -> list[int]:
     return found
 
 
-def kill_marked(marker: str, rounds: int = 50) -> None:
-    """SIGKILL every process carrying `marker` until none is left (a process may fork while we look)."""
-    for _ in range(rounds):
-        pids = marked_processes(marker)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.02)
+def kill_marked(marker: str) -> None:
+    """SIGKILL every process carrying `marker` until none is left."""
+    kill_until_gone(lambda: marked_processes(marker))
 
 
-def make_scratch(submission_dir: Path, base: Path | None = None) -> Path:
-    """A private directory holding a copy of the submission (so the child never touches the original)."""
+def make_scratch(submission_dir: Path | None, base: Path | None = None, notes: list[str] | None = None,
+                 caps: TreeCaps = TreeCaps(), first: str | None = None) -> Path:
+    """A private directory holding a bounded copy of the submission (so the child never touches the original;
+    an empty one for None): walked iteratively within `caps` (depth, entries, bytes), holes kept, .git, links
+    and special files left out; what was left out is appended to `notes`."""
     scratch = Path(tempfile.mkdtemp(prefix="hw2grade-", dir=base))
-    for sub in ("in", "out", "work"):
-        (scratch / sub).mkdir()
-    shutil.copytree(submission_dir, scratch / "submission", symlinks=True, ignore=_not_copied)
-    # The copy keeps the student's modes (a 0700 folder, a 0600 file): make it readable by the sandbox uid.
-    for path in [scratch / "submission", *(scratch / "submission").rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() else 0o644)
+    (scratch / "in").mkdir()
+    if submission_dir is None:
+        (scratch / "submission").mkdir(0o755)
+        return scratch
+    try:
+        listing = walk(submission_dir, caps, copy_to=scratch / "submission", first=first)
+    except BaseException:
+        remove_tree(scratch)
+        raise
+    if notes is not None:
+        notes.extend(listing.left_out)
     return scratch
-
-
-def _not_copied(folder: str, names: list[str]) -> set[str]:
-    """What the scratch copy leaves out: .git, symbolic links (a link to the reference or the data would point
-    out of the submission; without bubblewrap the child could follow it) and anything that is neither a
-    file nor a folder (a FIFO would block the copy)."""
-    import stat
-
-    skipped = {".git"}
-    for name in names:
-        try:
-            mode = os.lstat(os.path.join(folder, name)).st_mode
-        except OSError:
-            skipped.add(name)
-            continue
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            skipped.add(name)
-    return skipped
 
 
 @contextmanager
@@ -206,42 +150,68 @@ def claim_uid(first: int | None = None) -> Iterator[int]:
     raise RuntimeError(f"all {UID_SLOTS} sandbox uids from {first} are in use (locks in {UID_LOCKS})")
 
 
-def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Isolation,
-              hidden: list[Path] = ()) -> ChildOutcome:
+def run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Isolation, keep: Path,
+              hidden: list[Path] = (), carry: list[Path] = ()) -> ChildOutcome:
     """Run `python -m grader.sandbox.child PHASE` on the submission copied in `scratch`; `request` is the JSON job.
 
-    The child reads `in/request.json` (and arrays put in `in/` by the caller) and writes `out/`. As root, it
-    runs as a uid claimed for it alone (`claim_uid`), released once no process of that uid is left."""
+    The child reads `in/request.json` (and arrays put in `in/` by the caller), finds `carry` (files of an
+    earlier child) in its fresh `work/`, and writes `out/`, which is copied to `keep` when it ends. As root,
+    it runs as a uid claimed for it alone (`claim_uid`), released once no process of that uid is left."""
     if not iso.drop_uid:
-        return _run_child(phase, request, scratch, limits, iso, hidden, uid=None)
+        return _run_child(phase, request, scratch, limits, iso, hidden, None, keep, list(carry))
     with claim_uid() as uid:
-        return _run_child(phase, request, scratch, limits, iso, hidden, uid=uid)
+        return _run_child(phase, request, scratch, limits, iso, hidden, uid, keep, list(carry))
+
+
+NICE = 5  # every child runs at a lower priority than the grader that must stop it
+STARVED_SHARE = 0.75  # a child that waited for a CPU this share of the time it could run was starved
+HEAD_BYTES = 64 << 10  # of the child's output kept from its start (where LOADING_LINE is)
 
 
 def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Isolation, hidden: list[Path],
-               uid: int | None) -> ChildOutcome:
-    out = scratch / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+               uid: int | None, keep: Path, carry: list[Path]) -> ChildOutcome:
     (scratch / "in" / "request.json").write_text(json.dumps(request))
-    base = INSIDE if iso.bwrap else scratch
-    cmd = [sys.executable, "-s", "-B", "-m", "grader.sandbox.child", phase, str(base)]
-    if iso.bwrap:
-        cmd = bwrap_argv(iso, scratch, existing(list(hidden)), uid) + cmd
-    marker = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # finds every process of this child, wherever it went
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(base / "work"), "TMPDIR": "/tmp" if iso.bwrap else str(scratch / "work"),
-           "PYTHONPATH": os.pathsep.join(str(p) for p in import_paths()), "PYTHONHASHSEED": "0",
-           "OMP_NUM_THREADS": str(request.get("threads", 2)), "MKL_NUM_THREADS": str(request.get("threads", 2)),
-           "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", MARKER_VAR: marker}
     if iso.drop_uid:
-        for p in (out, scratch / "work"):
-            os.chown(p, uid, uid)
         os.chmod(scratch, 0o755)
+    space = ChildSpace(scratch / f"rw-{uuid.uuid4().hex[:8]}", limits, uid)
+    try:
+        space.carry(carry)
+        outcome = _supervise(phase, request, scratch, space, limits, iso, hidden, uid)
+        space.keep(keep)
+    finally:
+        space.close()
+    outcome.out_dir = keep
+    outcome.results = _read_results(keep, limits)
+    if outcome.status == "ok" and outcome.results.get("_complete") is not True:
+        memory_words = ("MemoryError", "bad_alloc", "Cannot allocate memory", "DefaultCPUAllocator: can't allocate")
+        outcome.status = "memory" if outcome.oom or any(w in outcome.log_tail for w in memory_words) else "crashed"
+    if outcome.status not in ("ok", "overloaded") and not outcome.started:  # no student code ran: the sandbox failed
+        outcome.status = "unstarted"
+    return outcome
+
+
+def _supervise(phase: str, request: dict, scratch: Path, space: ChildSpace, limits: Limits, iso: Isolation,
+               hidden: list[Path], uid: int | None) -> ChildOutcome:
+    """Start the child, wait for it within its limits, kill everything it started; how it ended."""
+    base, rw = (INSIDE, INSIDE) if iso.bwrap else (scratch, space.root)
+    # -P: the work folder (the child's cwd, writable) is not put first on sys.path, so nothing the student
+    # wrote there can stand in for a module the grader imports
+    cmd = [sys.executable, "-P", "-s", "-B", "-m", "grader.sandbox.child", phase, str(base), str(rw)]
+    threads = int(request.get("threads", 2))
+    if iso.bwrap:
+        cmd = bwrap_argv(iso, scratch, space.root, existing(list(hidden)), uid, tmp_bytes=limits.disk_bytes) + cmd
+    marker = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # finds every process of this child, wherever it went
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(rw / "work"),
+           "TMPDIR": "/tmp" if iso.bwrap else str(space.work),
+           "PYTHONPATH": os.pathsep.join(str(p) for p in import_paths()), "PYTHONHASHSEED": "0",
+           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", MARKER_VAR: marker}
     nproc = limits.processes if iso.drop_uid or os.geteuid() == 0 else _count_processes(os.geteuid()) + limits.processes
-    cgroup = _Cgroup(limits) if iso.cgroup else None
+    cgroup = ChildCgroup(limits, threads, cgroups.available()) if iso.cgroup else None
 
     def preexec() -> None:
         os.setsid()  # own process group, killed as a whole on timeout
+        os.nice(NICE)
         if cgroup:
             cgroup.enter()
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -254,99 +224,126 @@ def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Is
 
     if iso.drop_uid:  # RLIMIT_NPROC does not bind root; it is set for the sandbox uid by prlimit after setpriv
         cmd = cmd[: cmd.index("setpriv")] + ["prlimit", f"--nproc={nproc}", "setpriv"] + cmd[cmd.index("setpriv") + 1:]
-    log_path = scratch / "child.log"
     start = time.perf_counter()
-    status = "ok"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                cwd=scratch / "work", preexec_fn=preexec, close_fds=True)
-        try:
-            # RLIMIT_FSIZE caps one file; the quota on all of them is polled (a file system quota would need
-            # a mount of its own): a child past it is stopped within DISK_POLL_S.
-            deadline = start + limits.wall_s
-            while proc.poll() is None:
-                if time.perf_counter() >= deadline:
-                    status = "timeout"
-                    break
-                if not _within_quota([out, scratch / "work"], limits):
-                    status = "disk"
-                    break
-                try:
-                    proc.wait(timeout=min(DISK_POLL_S, max(deadline - time.perf_counter(), 0.001)))
-                except subprocess.TimeoutExpired:
-                    pass
-            if status == "ok" and not _within_quota([out, scratch / "work"], limits):
+    status, oom, proc, output, cpu_s = "ok", False, None, None, None
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, cwd=space.work, preexec_fn=preexec, close_fds=True)
+        output = CappedOutput(proc.stdout, head=HEAD_BYTES, tail=limits.output_bytes)
+        deadline = start + limits.wall_s
+        while proc.poll() is None:
+            if time.perf_counter() >= deadline:
+                status = "overloaded" if _starved(marker, cgroup, limits.wall_s, threads) else "timeout"
+                break
+            if not space.mounted and space.full():  # a polled space: stopped within DISK_POLL_S
                 status = "disk"
-        finally:
+                break
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                proc.wait(timeout=min(DISK_POLL_S, max(deadline - time.perf_counter(), 0.001)))
+            except subprocess.TimeoutExpired:
                 pass
+    finally:
+        if proc is not None:
+            _ignore(os.killpg, proc.pid, signal.SIGKILL)
             proc.wait()
-            if cgroup:
-                oom = cgroup.oom_killed()
-                cgroup.close()
-            else:
-                oom = False
-            if iso.drop_uid:
-                _kill_uid(uid, marker)
-            # Last: whatever still carries this child's marker (without bwrap, cgroups or a uid of its own,
-            # a process that left the process group with setsid would otherwise live on).
-            kill_marked(marker)
+        if cgroup:
+            oom, use = cgroup.oom_killed(), cgroup.cpu_use()
+            cpu_s = use.cpu_s if use else None
+            cgroup.close()
+        if iso.drop_uid:
+            _kill_uid(uid, marker)
+        # Last: whatever still carries this child's marker (without bwrap, cgroups or a uid of its own,
+        # a process that left the process group with setsid would otherwise live on).
+        kill_marked(marker)
+        if output is not None:
+            output.close()
+    if status == "ok" and space.full():
+        status = "disk"
     seconds = time.perf_counter() - start
-    log_tail = _read_tail(log_path, limits.output_bytes)
-    results = _read_results(out, limits)
-    if status == "ok" and results.get("_complete") is not True:
-        memory_words = ("MemoryError", "bad_alloc", "Cannot allocate memory", "DefaultCPUAllocator: can't allocate")
-        status = "memory" if oom or any(w in log_tail for w in memory_words) else "crashed"
-    return ChildOutcome(status=status, seconds=seconds, results=results, out_dir=out, log_tail=log_tail,
-                        returncode=proc.returncode)
+    started = f"{LOADING_LINE} ({marker})".encode() in output.head
+    return ChildOutcome(status=status, seconds=seconds, log_tail=output.tail.decode("utf-8", "replace"),
+                        returncode=proc.returncode, started=started, oom=oom, cpu_s=cpu_s)
 
 
-DISK_POLL_S = 0.2  # seconds between two looks at the child's disk use
+def _ignore(fn, *args) -> None:
+    try:
+        fn(*args)
+    except (OSError, ProcessLookupError):
+        pass
 
 
-def _within_quota(folders: list[Path], limits: Limits) -> bool:
-    """Whether the folders hold at most limits.disk_bytes in at most limits.disk_entries entries (stops counting
-    as soon as either is passed; symbolic links count as entries, never followed)."""
-    total, entries = 0, 0
-    stack = [str(f) for f in folders]
-    while stack:
+class CappedOutput:
+    """Drains a child's stdout pipe in a thread, keeping the first `head` and the last `tail` bytes: the child
+    can print without end and the parent holds a bounded amount, on no disk."""
+
+    def __init__(self, pipe, head: int, tail: int) -> None:
+        self.pipe, self.head_limit, self.tail_limit = pipe, head, tail
+        self.head, self.tail = b"", bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True, name="hw2-child-output")
+        self._thread.start()
+
+    def _drain(self) -> None:
+        fd = self.pipe.fileno()
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return
+            if len(self.head) < self.head_limit:
+                self.head += chunk[: self.head_limit - len(self.head)]
+            self.tail += chunk
+            if len(self.tail) > self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
+
+    def close(self) -> None:
+        """Once every writer is dead: read what is left, then close (a writer that escaped cannot hold it)."""
+        self._thread.join(timeout=2.0)
+        self._stop.set()
+        self._thread.join()
+        self.pipe.close()
+
+
+def _starved(marker: str, cgroup: ChildCgroup | None, wall_s: float, threads: int) -> bool:
+    """Whether the machine's other work starved the child of CPU: its threads that were ready to run for a
+    good part of the time (no more of them than its share of `threads` CPUs: a child running more is
+    crowding itself out) spent most of that time waiting for a CPU (the kernel's per-thread schedstat), and
+    its own CPU quota did not hold it back. Then a wall-clock limit it hit says nothing about its code."""
+    ready_threads = []  # (on CPU, waiting) in ns, per thread that was ready for over a tenth of the wall time
+    for pid in marked_processes(marker):
         try:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    entries += 1
-                    if entries > limits.disk_entries:
-                        return False
-                    try:
-                        if e.is_dir(follow_symlinks=False):
-                            stack.append(e.path)
-                        else:
-                            total += e.stat(follow_symlinks=False).st_blocks * 512
-                    except OSError:
-                        continue
-                    if total > limits.disk_bytes:
-                        return False
-        except OSError:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                on_cpu, queued, _ = (int(x) for x in (task / "schedstat").read_text().split())
+                if on_cpu + queued > 0.1e9 * wall_s:
+                    ready_threads.append((on_cpu, queued))
+        except (OSError, ValueError):
             continue
-    return True
+    if not ready_threads or len(ready_threads) > threads + 1:  # asleep, or its own crowd
+        return False
+    use = cgroup.cpu_use() if cgroup else None
+    if use is not None and use.throttled_s > 0.1 * wall_s:  # it wanted more than its quota: its own doing
+        return False
+    waiting = sum(q for _, q in ready_threads)
+    return waiting / sum(c + q for c, q in ready_threads) > STARVED_SHARE
 
 
-def _read_tail(path: Path, limit: int) -> str:
-    with open(path, "rb") as f:
-        f.seek(max(0, path.stat().st_size - limit))
-        return f.read().decode("utf-8", "replace")
+MAX_RESULT_DEPTH = 32  # nesting of the child's result.json (the grader's own is 6 deep)
 
 
 def _read_results(out: Path, limits: Limits) -> dict:
-    """The child's JSON, size-capped; anything unreadable counts as no result."""
+    """The child's JSON, size- and depth-capped; anything unreadable counts as no result."""
     path = out / "result.json"
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > limits.result_bytes:
             return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if json_depth(text) > MAX_RESULT_DEPTH:
+            return {}
+        data = json.loads(text)
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return {}
 
 

@@ -100,7 +100,7 @@ class Request:
     tasks: list[str] = field(default_factory=list)  # Task.key of each task, in order
     entry: str = ""  # the file to import, inside submission/
     threads: int = 2  # torch threads
-    task_timeout_s: float = 120.0  # wall-clock seconds per task (the child's own alarm)
+    task_timeout_s: float = 120.0  # seconds per task at full speed: the child's own alarm allows this times `threads` of CPU time
     seed: int = 0  # start and train phases: the run's seed
     fresh_seeds: list[int] = field(default_factory=list)  # start phase: construction seeds of further starting networks
     protocol: dict = field(default_factory=dict)  # train phase: grader.engine.Protocol's fields
@@ -198,3 +198,17 @@ def augmented(call: str) -> str:
 
 def predictions(variant: str, epoch: int) -> str:
     return f"pred_{variant}_e{epoch}"
+
+
+def epoch_state(variant: str, epoch: int) -> str:
+    """A file, not an array: the weights (torch.save) of a run the student's code trained, after `epoch`; the
+    train phase writes it to out/, the grader carries it into the predict phase's work/."""
+    return f"{variant}_e{epoch}.pt"
+
+
+# ----- the child's stdout ---------------------------------------------------------------------------------
+# Written by the grader's child code to its stdout just before the submission is imported (followed by the
+# child's sandbox marker): its absence tells the parent that no student code ever ran, so a child that died
+# or hit a limit before it is the grader's failure, not the student's.
+LOADING_LINE = "hw2-grade child: importing the submission"
+MARKER_VAR = "HW2_GRADE_SANDBOX"  # in the environment of every child: "<grader pid>-<run id>"

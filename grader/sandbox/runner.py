@@ -2,12 +2,14 @@
 
 One `SubmissionRun` per graded submission: it owns a private scratch directory (a copy of the submission,
 the inputs, one output folder per child) and recovers from children that crash or hang: the task that was
-running is marked failed with the reason, and a fresh child runs the remaining tasks.
+running is marked failed with the reason, and a fresh child runs the remaining tasks. A child that ends in a
+way that is the grader's failure (`ChildOutcome.grader_fault`), or that is stopped by the grader's own limit
+per student (`deadline`), fails its remaining tasks with `grader_fault` set: the rubric reports those items as
+the grader's error, never as the student's 0.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from grader.sandbox.limits import Isolation, Limits
 from grader.sandbox.process import load_array, make_scratch, run_child
 from grader.sandbox.protocol import Request, Task
 from grader.sandbox.submission import Entry, locate_entry
+from grader.sandbox.tree import remove_tree
 
 
 @dataclass
@@ -26,6 +29,7 @@ class TaskOutcome:
     data: dict = field(default_factory=dict)  # the child's JSON for this task
     out_dir: Path | None = None  # where its arrays are
     seconds: float = 0.0
+    grader_fault: bool = False  # the grader failed to observe it (error says how); nothing of the student's
 
     def array(self, name: str, **expect) -> np.ndarray:
         if self.out_dir is None:
@@ -38,20 +42,26 @@ class SubmissionRun:
                  scratch_base: Path | None = None) -> None:
         self.folder, self.limits, self.iso, self.hidden, self.threads = folder, limits, iso, hidden, threads
         self.entry: Entry = locate_entry(folder)
-        self.scratch = make_scratch(folder if self.entry.file else _empty_dir(scratch_base), base=scratch_base)
+        self.scratch = make_scratch(folder if self.entry.file else None, base=scratch_base, notes=self.entry.notes,
+                                    first=self.entry.file)
         if self.entry.notebook_source is not None:
             (self.scratch / "submission" / self.entry.file).write_text(self.entry.notebook_source)
         self._children = 0
         self.child_seconds: dict[str, float] = {}  # phase -> wall seconds, for the report
         self.stops: list[str] = []  # how every child that did not end normally ended: "timeout", "memory", ...
         self.load_problem = ""  # why the submission's code did not import, once a child found that it did not
+        self.deadline: float | None = None  # time.monotonic() by which every child must have ended (the grader's
+        #                                     limit per student); a child stopped there is the grader's failure
+        self.deadline_hit = False
 
     def put_inputs(self, arrays: dict[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
             np.save(self.scratch / "in" / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
 
-    def run(self, tasks: list[Task], request: Request, timeout_s: float | None = None) -> dict[Task, TaskOutcome]:
-        """Run `tasks` (all of one phase) in as many children as it takes; every task gets an outcome."""
+    def run(self, tasks: list[Task], request: Request, timeout_s: float | None = None,
+            carry: list[Path] = ()) -> dict[Task, TaskOutcome]:
+        """Run `tasks` (all of one phase) in as many children as it takes; every task gets an outcome. `carry`:
+        files of earlier children that each child finds in its work/."""
         if not self.entry.file:
             return {t: TaskOutcome(False, error=self.entry.problem) for t in tasks}
         phases = {t.phase for t in tasks}
@@ -62,16 +72,24 @@ class SubmissionRun:
         results: dict[Task, TaskOutcome] = {}
         remaining = list(tasks)
         while remaining:
+            left = None if self.deadline is None else self.deadline - time.monotonic()
+            if left is not None and left <= 1:
+                self.deadline_hit = True
+                for t in remaining:
+                    results[t] = TaskOutcome(False, error=DEADLINE_TEXT, grader_fault=True)
+                break
+            child_limits = limits if left is None or left >= limits.wall_s else replace(limits, wall_s=left)
             job = replace(request, tasks=[t.key for t in remaining], entry=self.entry.file, threads=self.threads)
-            outcome = run_child(phase, job.to_json(), self.scratch, limits, self.iso, self.hidden)
-            self.child_seconds[phase] = self.child_seconds.get(phase, 0.0) + outcome.seconds
             self._children += 1
+            kept = self.scratch / f"out{self._children}"
+            outcome = run_child(phase, job.to_json(), self.scratch, child_limits, self.iso, kept, self.hidden, carry)
+            self.child_seconds[phase] = self.child_seconds.get(phase, 0.0) + outcome.seconds
+            if outcome.status == "timeout" and child_limits is not limits:  # stopped by the grader's deadline
+                outcome.status, self.deadline_hit = "deadline", True
             if outcome.status != "ok":
                 self.stops.append(outcome.status)
             if outcome.results.get("load_error") and not self.load_problem:
                 self.load_problem = str(outcome.results["load_error"])[:2000]
-            kept = self.scratch / f"out{self._children}"
-            shutil.move(str(outcome.out_dir), kept)  # the next child gets a fresh out/
             reported = outcome.results.get("tasks", {}) if isinstance(outcome.results.get("tasks"), dict) else {}
             for t in remaining:
                 r = reported.get(t.key)
@@ -82,6 +100,11 @@ class SubmissionRun:
             if not remaining or outcome.status == "ok" and outcome.results.get("_complete") is True:
                 for t in remaining:  # complete yet silent about a task: treat as failed, never as passed
                     results[t] = TaskOutcome(False, error="no result was reported")
+                break
+            if outcome.grader_fault or outcome.status == "deadline":
+                reason = DEADLINE_TEXT if outcome.status == "deadline" else outcome.describe_failure(limits)
+                for t in remaining:
+                    results[t] = TaskOutcome(False, error=reason, seconds=outcome.seconds, grader_fault=True)
                 break
             current = outcome.results.get("_current")
             culprit = next((t for t in remaining if t.key == current), None)
@@ -97,7 +120,7 @@ class SubmissionRun:
         return results
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.scratch)
 
 
 def _seconds(value) -> float:
@@ -109,5 +132,4 @@ def _seconds(value) -> float:
     return seconds if 0 <= seconds < 1e9 else 0.0
 
 
-def _empty_dir(base: Path | None) -> Path:
-    return Path(tempfile.mkdtemp(prefix="hw2grade-empty-", dir=base))
+DEADLINE_TEXT = "not observed: the grader's time limit for one submission was reached before this ran"

@@ -12,6 +12,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.tree import walk
+
 NOTEBOOK_ENTRY = "_notebook_submission.py"  # written into the scratch copy, never into the student's folder
 MAX_SOURCE_BYTES = 2 << 20  # a larger submission.py is not source code a student wrote
 MAX_NOTEBOOK_BYTES = 64 << 20  # notebooks carry their outputs (images); a larger one is not read
@@ -142,9 +144,10 @@ def extract_notebook(path: Path) -> tuple[str, list[str]]:
 
 
 def _links(folder: Path) -> list[str]:
-    """Symbolic links in the submission: the sandbox's copy leaves them out (see sandbox.make_scratch)."""
+    """Symbolic links in the submission: the sandbox's copy leaves them out (see sandbox.make_scratch). The
+    bounded walk of sandbox.tree: a folder of any depth or size cannot crash or stall it."""
     try:
-        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_symlink())[:10]
+        return sorted(walk(folder).links)[:10]
     except OSError:
         return []
 

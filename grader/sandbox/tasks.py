@@ -15,8 +15,8 @@ from grader.engine import Protocol, predict, start_variant, train_variant
 from grader.sandbox import protocol as P
 from grader.sandbox.errors import describe_exception
 from grader.sandbox.trace import trace_forward
-from grader.sandbox.watch import (DropoutDisabled, LibraryCallWatch, ParametersChangedOutsideStep, ParameterWatch,
-                                  TransformsWatch)
+from grader.sandbox.watch import (DifferentiationWatch, DropoutDisabled, LibraryCallWatch,
+                                  ParametersChangedOutsideStep, ParameterWatch, TransformsWatch)
 
 
 def names(ctx, task):
@@ -186,9 +186,11 @@ def init(ctx, task):
 def bptt(ctx, task):
     fn = ctx.get("bptt_gradients")
     returned = []
+    watch = DifferentiationWatch()  # the handout asks for the derivation, not for autograd's
     for i in range(ctx.request.bptt_instances):
         params = {k: ctx.array(P.bptt_input(i, k)).copy() for k in P.BPTT_KEYS}
-        grads = fn(params, *(ctx.array(P.bptt_input(i, k)).copy() for k in P.BPTT_INPUTS))
+        with watch:
+            grads = fn(params, *(ctx.array(P.bptt_input(i, k)).copy() for k in P.BPTT_INPUTS))
         if not isinstance(grads, dict):
             raise TypeError(f"bptt_gradients returned {type(grads).__name__}, expected a dict")
         got = []
@@ -197,7 +199,7 @@ def bptt(ctx, task):
                 ctx.put(P.bptt_gradient(i, k), np.asarray(grads[k], dtype=np.float64))
                 got.append(k)
         returned.append(got)
-    return {"returned": returned}
+    return {"returned": returned, "autodiff_calls": sorted(watch.calls)}
 
 
 def optimizer(ctx, task):
@@ -254,7 +256,7 @@ def augmentation(ctx, task):
 
 def train_run(ctx, task):
     """One graded training run with the grader's engine and protocol, of a network the grader cannot train
-    itself; keeps the weights after every epoch in work/ for the predict phase."""
+    itself; writes the weights after every epoch to out/, which the grader carries into the predict phase."""
     variant = P.VARIANTS[task.arg]
     protocol = Protocol(**ctx.request.protocol)
     seed = ctx.request.seed
@@ -282,7 +284,7 @@ def train_run(ctx, task):
         raise ParametersChangedOutsideStep(f"the grader saw {watch.steps} optimiser steps of {expected}: its step "
                                            f"hooks were removed or another optimiser stepped the network")
     for epoch, state in enumerate(result.epoch_states, start=1):
-        torch.save(state, ctx.base / "work" / f"{variant.name}_e{epoch}.pt")  # for a later predict phase; never read by the parent
+        torch.save(state, ctx.out / P.epoch_state(variant.name, epoch))  # carried into the predict phase; never read by the parent
     return {"steps": result.steps, "losses": result.losses, "diverged_at": result.diverged_at,
             "images_per_s": result.images_per_s, "seconds": result.seconds}
 
@@ -326,7 +328,7 @@ def predict_run(ctx, task):
     model = _build(ctx, variant.network)
     test_x = torch.from_numpy(np.array(ctx.array(P.TEST_X)))
     for epoch in range(1, ctx.request.epochs + 1):
-        state = torch.load(ctx.base / "work" / f"{variant.name}_e{epoch}.pt", weights_only=True)
+        state = torch.load(ctx.work / P.epoch_state(variant.name, epoch), weights_only=True)
         model.load_state_dict(state)
         ctx.put(P.predictions(variant.name, epoch), predict(model, test_x).to(torch.int64))
     return {}

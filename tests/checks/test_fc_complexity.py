@@ -315,3 +315,27 @@ def test_reference_class_representatives_judge_right() -> None:
         assert judge(fc.asymptotic_class(name)).fraction == 1.0
     assert sp.simplify(fcc.parse_complexity(fc.asymptotic_class("parameters"))
                        - fc.asymptotic_representative("parameters")) == 0
+
+
+def test_expansion_size_bounds_an_answer_before_anything_is_expanded():
+    """The degree and term count of sp.expand(answer) are bounded from the tree: exact for small answers,
+    a bound for a product of sums raised to the 100th power, which is then compared numerically in
+    milliseconds instead of expanded for hours."""
+    import time
+
+    import sympy as sp
+
+    from checks.answer_format import _parse, expands_cheaply, expansion_size
+    from checks.fc_complexity import judge_parameters
+
+    for text in ("d*n + (L-1)*n**2 + n*c + L*n + c", "(d+n+1)^3", "(d+n)^2*(c+L)"):
+        expr, _ = _parse(text)
+        degree, terms = expansion_size(expr)
+        expanded = sp.expand(expr)
+        assert terms >= len(sp.Add.make_args(expanded)) and degree >= sp.Poly(expanded).total_degree()
+    blowup = "(d+n+L+c+1)^100*(d+n+L+c+2)^100"
+    assert not expands_cheaply(_parse(blowup)[0])
+    start = time.monotonic()
+    verdict = judge_parameters(blowup)
+    assert verdict.fraction == 0 and "not the number of parameters" in verdict.feedback
+    assert time.monotonic() - start < 5

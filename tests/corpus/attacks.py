@@ -481,6 +481,131 @@ if any(t.startswith("start:") for t in request["tasks"]):
 '''
 
 
+# ----- the grader's own edges (issue 10) ---------------------------------------------------------------------
+DEEP_RESULT = r"""
+import os
+from pathlib import Path
+# a result.json nested 200,000 deep (json.loads would recurse out of the grading process), then a quiet exit
+(Path.cwd().parent / "out" / "result.json").write_text('{"tasks": ' + "[" * 200_000 + "]" * 200_000 + "}")
+os._exit(0)
+"""
+
+SCRATCH_ABUSE = r"""
+import ctypes as _ct, os as _os
+_libc = _ct.CDLL(None, use_errno=True)
+# 4 GiB reserved on stdout and on a working file without changing their size (FALLOC_FL_KEEP_SIZE): a log
+# file or a polled folder on the host's disk would take it; a pipe and a size-limited tmpfs refuse
+for _fd in (1, _os.open("reserved", _os.O_CREAT | _os.O_WRONLY, 0o644)):
+    _libc.fallocate(_fd, 1, _ct.c_longlong(0), _ct.c_longlong(4 << 30))
+# a folder 1,200 levels deep (longer than PATH_MAX, deeper than Python's recursion limit), made level by level
+_here = _os.open(".", _os.O_RDONLY)
+for _i in range(1200):
+    try:
+        _os.mkdir("d" * 200, dir_fd=_here)
+        _next = _os.open("d" * 200, _os.O_RDONLY, dir_fd=_here)
+    except OSError:
+        break
+    _os.close(_here)
+    _here = _next
+"""
+
+# Written into the child's working folder at import: modules a later child of the same grade would import
+# before the grader's own code, were the work folder first on sys.path and kept from child to child.
+PLANT_MODULES = r"""
+from pathlib import Path as _P
+for _name in ("torch", "numpy", "json", "sitecustomize", "usercustomize"):
+    (_P.cwd() / f"{_name}.py").write_text("open('@@SENTINEL@@', 'w').write('LEAK'); raise SystemExit('LEAK planted')\n")
+"""
+
+ADAM_FROM_FILE = r"""
+import importlib.util as _u
+import torch.optim.adam as _torch_adam
+import torch.optim.optimizer as _optimizer
+
+# torch's own Adam, its file executed again under a module name of the submission's choosing (and what that
+# changes in torch.optim.optimizer put back, so that no check of torch's functions notices)
+_saved = dict(vars(_optimizer))
+_spec = _u.spec_from_file_location("torch.optim.my_optimizers", _torch_adam.__file__)  # its relative imports work
+_mine = _u.module_from_spec(_spec)
+_spec.loader.exec_module(_mine)
+vars(_optimizer).update(_saved)
+
+
+class Adam(_mine.Adam):
+    pass
+"""
+
+ADAM_FROM_SOURCE = r"""
+import inspect as _inspect
+import torch.optim.adam as _torch_adam
+import torch.optim.optimizer as _optimizer
+
+# torch's source compiled under a file name of the submission's own: no code object names torch's file
+_saved = dict(vars(_optimizer))
+_namespace = {"__name__": "handwritten", "__package__": "torch.optim"}  # its relative imports work
+exec(compile(_inspect.getsource(_torch_adam), "handwritten_adam.py", "exec"), _namespace)
+vars(_optimizer).update(_saved)
+
+
+class Adam(_namespace["Adam"]):
+    pass
+"""
+
+ADAM_IN_THREAD = r"""
+import queue as _queue
+import threading as _threading
+
+_jobs, _done = _queue.Queue(), _queue.Queue()
+
+
+def _worker():  # started at import, before any watch: torch's Adam steps here, for the main thread
+    optimizers = {}
+    while True:
+        key, params, kwargs = _jobs.get()
+        if key not in optimizers:
+            optimizers[key] = torch.optim.Adam(params, **kwargs)
+        optimizers[key].step()
+        _done.put(True)
+
+
+_threading.Thread(target=_worker, daemon=True).start()
+
+
+class Adam(torch.optim.Optimizer):
+    def __init__(self, params, **kwargs):
+        params = list(params)
+        super().__init__(params, {})
+        self._key, self._params, self._kwargs = id(self), params, kwargs
+
+    def step(self, closure=None):
+        _jobs.put((self._key, self._params, self._kwargs))
+        _done.get()
+"""
+
+BPTT_AUTOGRAD = r"""
+
+
+def bptt_gradients(params, xs, ys, h0):
+    '''dL/dparam by autograd: the handout asks for the derivation.'''
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    h = torch.tensor(h0)
+    loss = torch.zeros((), dtype=torch.float64)
+    for t in range(xs.shape[0]):
+        h = torch.tanh(p["W_xh"] @ torch.tensor(xs[t]) + p["W_hh"] @ h + p["b_h"])
+        z = p["W_hz"] @ h + p["b_z"]
+        loss = loss - torch.log_softmax(z, 0)[int(ys[t])]
+    getattr(loss, "back" + "ward")()  # spelled so that no static check sees it
+    return {k: v.grad.numpy() for k, v in p.items()}
+"""
+
+NOISE_AUGMENT = r"""
+
+
+def augment(images, generator):
+    return images + 0.002 * torch.randn(images.shape, generator=generator)  # 0.1% of the [-1, 1] range
+"""
+
+
 ATTACKS: dict[str, Attack] = {
     # ----- the result channel -------------------------------------------------------------------------
     "forge_result_at_import": Attack(
@@ -704,10 +829,9 @@ _sys.settrace(_tracer)
         keeps=QUICK, append="\nfor _i in range(300_000):\n    print('PASSED', _i)\nprint('x' * (50 << 20))\n"),
     "raw_fd_flood": Attack(
         "the correct base, writing 48 MiB straight to file descriptor 1 at import (past print's cap)",
-        "the file-size limit stops it and the items say why",
-        honest={n: 0.0 for n in QUICK}, limits={"file_bytes": 16 << 20},
-        append="\nimport os\nfor _i in range(48):\n    os.write(1, b'y' * (1 << 20))\n",
-        feedback={n: ("more than 16 MiB",) for n in QUICK}),
+        "stdout is a pipe the grader drains and caps: no file fills, grading is unaffected (full marks)",
+        keeps=QUICK, limits={"file_bytes": 16 << 20},
+        append="\nimport os\nfor _i in range(48):\n    os.write(1, b'y' * (1 << 20))\n"),
     "disk_fill": Attack(
         "the correct base, writing 24 files of 8 MiB each (each under the file-size limit) into its working "
         "folder at import",
@@ -829,12 +953,68 @@ class Net(nn.Module):
         return nn.functional.one_hot(_Y[d.argmin(1)], 10).float() * 10 + self.fc.bias * 0
 ''', files={"testset.npz": "@@TESTSET@@"},
         feedback={"5.1.3": ("for the instructor to confirm", "map onto the reference")}),
+    # ----- the grader's own edges (issue 10) -----------------------------------------------------------
+    "result_json_too_deep": Attack(
+        "defines nothing; at import writes a result.json nested 200,000 levels deep and exits quietly",
+        "the parent refuses the nesting before parsing it (no RecursionError out of the grader): a clear 0",
+        only=("5.1.2",), honest={"5.1.2": 0.0}, standalone=DEEP_RESULT),
+    "scratch_abuse": Attack(
+        "the correct base; at import reserves 4 GiB on stdout and on a working file with fallocate (keeping their "
+        "size 0) and makes a folder 1,200 levels deep",
+        "the pipe and the size-limited tmpfs refuse the reservations, the deep folder goes with the tmpfs, and "
+        "grading is unaffected",
+        only=("5.1.2", "5.3.1"), keeps=("5.1.2", "5.3.1"), append=SCRATCH_ABUSE),
+    "planted_modules": Attack(
+        "the correct base, which at import writes torch.py, numpy.py, json.py and sitecustomize.py into its working "
+        "folder, and whose Net.forward kills its child so that a second child grades the rest",
+        "the second child has a fresh working folder, never first on sys.path: loss and NetBN keep full marks",
+        only=("5.1.1", "5.1.2", "5.3.1"), honest={"5.1.1": 0.0}, keeps=("5.1.2", "5.3.1"), append=PLANT_MODULES,
+        edits=((NET_FORWARD, "        import os\n        os._exit(0)\n\n\nclass NetBN"),)),
+    "torch_adam_under_another_name": Attack(
+        "Adam is torch's Adam, its file executed again under the module name torch.optim.my_optimizers",
+        "the code objects' file is torch's: 5.4.1 scores 0 and names it",
+        only=("5.4.1",), honest={"5.4.1": 0.0}, append=ADAM_FROM_FILE, feedback={"5.4.1": ("adam.py",)},
+        edits=(("class Adam(torch.optim.Optimizer):", "class _Unused(torch.optim.Optimizer):"),)),
+    "torch_adam_recompiled": Attack(
+        "Adam is torch's Adam, its source read with inspect and compiled under the file name handwritten_adam.py",
+        "reading torch's optimiser source counts as using it (and its bytecode is torch's): 5.4.1 scores 0",
+        only=("5.4.1",), honest={"5.4.1": 0.0}, append=ADAM_FROM_SOURCE, feedback={"5.4.1": ("read adam.py",)},
+        edits=(("class Adam(torch.optim.Optimizer):", "class _Unused(torch.optim.Optimizer):"),)),
+    "torch_adam_in_a_thread": Attack(
+        "Adam hands every step to a thread started at import, which steps a torch.optim.Adam",
+        "the threads that were already running are watched too: 5.4.1 scores 0",
+        only=("5.4.1",), honest={"5.4.1": 0.0}, append=ADAM_IN_THREAD, feedback={"5.4.1": ("another thread",)},
+        edits=(("class Adam(torch.optim.Optimizer):", "class _Unused(torch.optim.Optimizer):"),)),
+    "bptt_by_autograd": Attack(
+        "bptt_gradients computes the gradients with torch's autograd, its backward() reached through getattr",
+        "autograd is seen at run time: 1.1 and 1.2 go to the instructor for review with 0, saying why",
+        only=("1.1", "1.2"), honest={"1.1": 0.0, "1.2": 0.0}, append=BPTT_AUTOGRAD,
+        feedback={n: ("automatic differentiation", "run_backward", "for the instructor to confirm") for n in ("1.1", "1.2")}),
+    "imperceptible_augmentation": Attack(
+        "augment adds noise of 0.1% of the input range: deterministic, seeded, float32, input untouched",
+        "no image is recognisably augmented: 5.4.3 scores 0 and says so",
+        only=("5.4.3",), honest={"5.4.3": 0.0}, append=NOISE_AUGMENT,
+        edits=(("def augment(images, generator):", "def _unused_augment(images, generator):"),),
+        feedback={"5.4.3": ("not recognisably augmented",)}),
     "symlink_answers": Attack(
         "answers.toml is a symbolic link to the reference answers (solutions/reference/answers.toml)",
         "the theory items must not read the reference through the link",
         only=("2.1", "3.1", "4.1", "4.2", "4.3"), honest={n: 0.0 for n in ("2.1", "3.1", "4.1", "4.2", "4.3")},
         files={"answers.toml": "@@LINK:solutions/reference/answers.toml@@"}),
 }
+
+
+def make_deep_folder(top: Path, levels: int = 1200, name: str = "d" * 100) -> None:
+    """`levels` folders inside each other under `top`, made by descriptor (the path is longer than PATH_MAX)."""
+    import os
+
+    here = os.open(top, os.O_RDONLY)
+    for _ in range(levels):
+        os.mkdir(name, dir_fd=here)
+        deeper = os.open(name, os.O_RDONLY, dir_fd=here)
+        os.close(here)
+        here = deeper
+    os.close(here)
 
 
 def build(name: str, folder: Path, **values: str) -> Path:

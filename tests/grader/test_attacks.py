@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -149,8 +150,17 @@ def _check_result(name: str, result, elapsed: float) -> None:
         assert elapsed < 150, f"{name} ran {elapsed:.0f} s"
 
 
+@pytest.fixture
+def scratch_dir(tmp_path, monkeypatch):
+    """The grader's temporary folders go here (tempfile's default), so that what a grade leaves is seen."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 @pytest.mark.parametrize("name", QUICK)
-def test_attack_gains_nothing(name, tmp_path, grade_folder, listeners, isolation):
+def test_attack_gains_nothing(name, tmp_path, grade_folder, listeners, isolation, scratch_dir):
     attack = attacks.ATTACKS[name]
     values = placeholders(tmp_path, listeners)
     folder = attacks.build(name, tmp_path, **values)
@@ -158,6 +168,8 @@ def test_attack_gains_nothing(name, tmp_path, grade_folder, listeners, isolation
     result = grade_folder(folder, ",".join(attack.only), limits=Limits(**attack.limits))
     elapsed = time.monotonic() - start
     assert_contained(values)
+    left = [p.name for p in scratch_dir.iterdir() if not p.name.startswith("torchinductor_")]  # torch's own cache
+    assert not left, f"{name}: the grade left {left} behind"
     assert not listeners.received, f"{name} reached the grading machine's sockets: {listeners.received}"
     assert not Path(values["OUTDIR"]).exists(), "the child wrote into an output folder"
     check_result(name, result, elapsed)

@@ -3,9 +3,13 @@ belongs to says what went wrong in words a student can act on (the test checks t
 score), and the other items are graded normally."""
 from __future__ import annotations
 
+import os
 import random
+import resource
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import pytest
@@ -14,6 +18,7 @@ from grader.grade import grade
 from grader.options import GradeOptions
 from grader.rubric.items import RUBRIC
 from grader.sandbox.limits import Limits
+from grader.sandbox.tree import remove_tree
 from tests.conftest import item
 from tests.corpus import attacks
 from tests.grader.test_attacks import small_calibration
@@ -49,6 +54,26 @@ def notebook(cells: list[str]) -> str:
     return nbformat.writes(nb)
 
 
+def sparse_answers(folder: Path) -> None:
+    """answers.toml of 4 GiB that occupies no disk: reading it would cost the grader 4 GiB."""
+    with open(folder / "answers.toml", "wb") as f:
+        f.truncate(4 << 30)
+
+
+def fifo_answers(folder: Path) -> None:
+    """answers.toml is a FIFO that nobody writes: opening it for reading blocks forever."""
+    os.mkfifo(folder / "answers.toml")
+
+
+def deep_folder(folder: Path) -> None:
+    """data/ nested 1,200 levels deep, made level by level (the path is longer than PATH_MAX)."""
+    (folder / "data").mkdir()
+    attacks.make_deep_folder(folder / "data")
+
+
+BLOWUP = "(d+n+L+c+1)^100*(d+n+L+c+2)^100*(d*n+L*c+3)^100"  # sympy's expand would run for hours
+
+
 @dataclass(frozen=True)
 class Case:
     files: dict[str, str | bytes]
@@ -61,9 +86,12 @@ class Case:
     training: bool = False
     load_problem: str = ""  # a phrase of GradeResult.load_problem, which is empty when the code imported
     timed_out: bool = False  # GradeResult.timed_out, what `hw2-grade batch` reads for its status
+    make: Callable[[Path], None] | None = None  # writes what `files` cannot hold (sparse files, FIFOs, depth)
+    seconds: float = 60.0  # the grade must end within this (bounded time in the grading process)
 
 
 ALL_QUICK = ("5.1.1", "5.1.2", "5.2.1", "5.3.1")
+MAX_GROWTH_KIB = 1 << 20  # 1 GiB: reading the sparse answers.toml or expanding BLOWUP would take far more
 CASES: dict[str, Case] = {
     "syntax_error": Case(
         {"submission.py": SYNTAX}, "5.1.1,5.1.2",
@@ -126,6 +154,26 @@ CASES: dict[str, Case] = {
     "nesting_too_deep": Case(
         {"submission.py": BASE + "\nX = " + "(" * 300 + "1" + ")" * 300 + "\n"}, "5.1.2",
         {"5.1.2": ("SyntaxError", f"line {BASE.count(chr(10)) + 2}")}, load_problem='SyntaxError'),
+    "sparse_answers": Case(
+        {"submission.py": BASE}, "4.1,5.1.2", {"4.1": ("answers.toml is 4,294,967,296 bytes", "at most 1,048,576")},
+        full=("5.1.2",), make=sparse_answers, notes=("answers.toml is 4,294,967,296 bytes (more than",), seconds=30),
+    "fifo_answers": Case(
+        {"submission.py": BASE}, "4.1,5.1.2", {"4.1": ("answers.toml is not a regular file",)}, full=("5.1.2",),
+        make=fifo_answers),
+    "deeply_nested_answers": Case(
+        {"submission.py": BASE, "answers.toml": "[problem4]\nparameters = " + "[" * 5000 + "]" * 5000 + "\n"},
+        "4.1,5.1.2", {"4.1": ("nests arrays or tables 5000 deep", "at most 16")}, full=("5.1.2",)),
+    "answer_that_expands_for_hours": Case(
+        {"answers.toml": "[problem4]\n" + "".join(f'{k} = "{BLOWUP}"\n' for k in
+                                                    ("parameters", "sgd_multiplications", "path_multiplications"))},
+        "4.1,4.2,4.3", {"4.1": ("Wrong", "not the number of parameters"), "4.2": ("Wrong", "grows too fast"),
+                        "4.3": ("Wrong",)}, load_problem="no submission.py", seconds=20),
+    "stage_list_of_100_000": Case(
+        {"answers.toml": "[problem3]\nsync_stages = [" + ", ".join(['"conv1"'] * 100_000) + "]\n"}, "3.1",
+        {"3.1": ("100,000 entries", "at most 64")}, load_problem="no submission.py", seconds=20),
+    "folder_deeper_than_path_max": Case(
+        {"submission.py": BASE}, "5.1.2", {}, full=("5.1.2",), make=deep_folder,
+        notes=("is more than 16 folders deep; it was left out",)),
     "nan_loss_in_training": Case(
         {"submission.py": in_net_forward("x = self.features(x)\nx = x.view(x.size(0), -1)\n"
                                          "return self.classifier(x) * float('nan')")},
@@ -137,7 +185,12 @@ def write_case(case: Case, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name, content in case.files.items():
         (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    if case.make:
+        case.make(folder)
     return folder
+
+
+
 
 
 def _params():
@@ -149,9 +202,14 @@ def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calib
     case = CASES[name]
     dataset = request.getfixturevalue("cifar10") if case.dataset else None
     folder = write_case(case, tmp_path / name)
+    request.addfinalizer(lambda: remove_tree(folder))  # pytest's own clean-up recurses, and a deep case is deep
     cal = small_calibration(calibration) if case.training else calibration
+    start, peak = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     result = grade(folder, GradeOptions(selected=RUBRIC.select(case.only), verify_reference=False, limits=Limits(**case.limits)),
                    dataset=dataset, calibration=cal, isolation=isolation)
+    assert time.monotonic() - start < case.seconds, f"{name} took {time.monotonic() - start:.0f} s"
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak  # the grading process's own memory
+    assert case.training or grown < MAX_GROWTH_KIB, f"{name}: the grading process's peak memory grew by {grown >> 10} MiB"
     selected = RUBRIC.select(case.only)
     for number in selected:
         it = item(result, number)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -144,8 +145,8 @@ UNSAFE_PATH = "<img src=x onerror=alert(1)>"  # a roster path that does not exis
 
 # student id -> (expected status, expected automatic total or None)
 EXPECTED = {
-    "ok-seq": ("graded", 14), "ok_attr": ("graded", 14), "syntax": ("graded", 0), "missing.names": ("graded", 3),
-    "wrong-loss": ("graded", 12), "wrong-init": ("graded", 10), "evil": ("graded", 0),
+    "ok-seq": ("graded", 14), "ok_attr": ("graded", 14), "syntax": ("failed to load", 0),
+    "missing.names": ("graded", 3), "wrong-loss": ("graded", 12), "wrong-init": ("graded", 10), "evil": ("failed to load", 0),
     "no-code": ("failed to load", None), "gone": ("failed to load", None), "git-ok": ("graded", 14),
     "git-bad-url": ("failed to load", None), "git-bad-commit": ("failed to load", None),
 }
@@ -242,7 +243,7 @@ def test_class_gradebook_scores_each_student_by_the_rubric(class_run):
         assert rows[sid]["status"] == status, (sid, rows[sid])
         assert rows[sid]["total"] == ("" if total is None else str(total)), (sid, rows[sid])
     assert (rows["wrong-loss"]["5.1.2"], rows["wrong-init"]["5.2.1"]) == ("0", "0")
-    for sid in ("syntax", "evil"):  # a zero worth the instructor's look is flagged in the summary
+    for sid in ("syntax", "evil"):  # never a green "graded" 0: failed to load, and why
         assert "could not be imported" in json.loads((out / sid / "grade.json").read_text())["message"]
     for sid in EXPECTED:
         record = json.loads((out / sid / "grade.json").read_text())
@@ -445,7 +446,7 @@ def test_index_is_self_contained_links_reports_and_escapes_student_text(class_ru
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched from elsewhere
     assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
     assert "default-src 'none'" in html
-    with_report = {sid for sid, (status, _) in EXPECTED.items() if status == "graded"} | {"no-code"}
+    with_report = {sid for sid, (status, _) in EXPECTED.items() if status == "graded"} | {"no-code", "syntax", "evil"}
     for sid in EXPECTED:
         assert f">{sid}<" in html
         assert (out / sid / "report.html").is_file() == (sid in with_report), sid
@@ -488,3 +489,87 @@ def test_gradebook_has_one_row_per_student_with_blank_scores_when_not_graded():
                     "Points Possible,2,2,2,2,,,,4,,,,,,\n"
                     "alice,1.5,,1.5,,2,,,1.5,graded,,,,3.2,9.9\n"
                     "bob,,,,,,,,,failed to load,,,,0.0,9.9\n")
+
+
+# ----- the grader's own failures and limits -------------------------------------------------------------------
+def _job(out: Path, sid: str, folder: Path, **fields) -> batch.StudentJob:
+    return batch.StudentJob(student_id=sid, path=str(folder), source=str(folder), commit="", out=str(out),
+                            selected=("5.1.1", "5.1.2"), data=None, seed=0, threads=2, clone_timeout_s=60,
+                            run_id="run-1", **fields)
+
+
+def test_a_grader_error_is_the_graders_and_a_rerun_grades_the_student_again(tmp_path, monkeypatch):
+    """A judge that raises: status `error` with the reason, no total counted as 0 for it, and the student is
+    not among those a rerun skips."""
+    import grader.rubric.public.p5_1_net as judges
+    from grader.batch.worker import grade_student
+
+    def broken_judge(ctx):
+        raise KeyError("a bug in the grader")
+
+    monkeypatch.setattr(judges, "loss", broken_judge)
+    folder = write_student(tmp_path / "students", "alice", CORRECT)
+    out = tmp_path / "out"
+    record = grade_student(_job(out, "alice", folder))
+    assert record.status == "error" and "5.1.2" in record.message and "a bug in the grader" in record.message
+    assert record.items["5.1.2"].status == "error" and record.items["5.1.2"].score is None
+    assert record.total == 3 and record.max_score == 3  # 5.1.1 only: the error counts in no total
+    assert "error" not in batch.DONE_STATUSES and batch.load_record(out / "alice").status == "error"
+
+
+def test_a_student_past_the_graders_limit_is_timed_out_and_the_class_goes_on(tmp_path):
+    from grader.batch.worker import grade_student
+
+    students = tmp_path / "students"
+    slow = write_student(students, "slow", CORRECT.replace("        return self.layers(x)\n",
+                                                           "        import time\n        time.sleep(600)\n", 1))
+    quick = write_student(students, "quick", CORRECT)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    first = grade_student(_job(out, "slow", slow, submission_limit_s=10))
+    assert time.monotonic() - start < 45
+    second = grade_student(_job(out, "quick", quick, submission_limit_s=10))
+    assert first.status == "timed out" and "time limit for one submission" in first.message, first.message
+    assert second.status == "graded" and second.total == 5
+
+
+@pytest.mark.parametrize("path", ["students/alice", "/abs/alice", "file:///srv/alice.git", "git://host/alice.git",
+                                  "ext::sh -c touch% /tmp/pwned", "alice.git", "http://host/alice.git"])
+def test_remote_only_refuses_anything_but_https_and_ssh(tmp_path, path):
+    roster = write_roster(tmp_path / "r.csv", [("ok1", "https://github.com/alice/hw2.git", ""),
+                                               ("ok2", "git@github.com:bob/hw2.git", ""),
+                                               ("ok3", "ssh://git@host/carol/hw2.git", ""), ("eve", path, "")])
+    assert len(batch.read_roster(roster)) == 4  # without the option, the roster is fine
+    with pytest.raises(batch.RosterError, match="line 5: .* of 'eve' is not a remote https:// or ssh repository"):
+        batch.read_roster(roster, remote_only=True)
+
+
+def test_remote_only_is_a_command_line_option(tmp_path, capsys):
+    roster = write_roster(tmp_path / "r.csv", [("eve", "students/eve", "")])
+    assert cli_main(["batch", str(roster), "--out", str(tmp_path / "out"), "--remote-only"]) == 2
+    assert "is not a remote https:// or ssh repository" in capsys.readouterr().err
+
+
+def test_a_small_repository_that_expands_to_gigabytes_is_not_checked_out(tmp_path):
+    """One blob of 64 MiB of zeros (a few kB packed) under 40 names: 2.5 GiB if checked out. The tree is
+    measured in git's database first, and nothing but .git is written."""
+    from grader.batch.fetch import materialise
+
+    repo = tmp_path / "zeros"
+    repo.mkdir()
+    git("init", "-q", cwd=repo)
+    with open(repo / "blob", "wb") as f:
+        f.truncate(64 << 20)
+    sha = git("hash-object", "-w", "blob", cwd=repo)
+    (repo / "blob").unlink()
+    for i in range(40):
+        git("update-index", "--add", "--cacheinfo", f"100644,{sha},data/zeros{i}.bin", cwd=repo)
+    git("commit", "-q", "-m", "zeros", cwd=repo)
+    packed = sum(p.stat().st_size for p in (repo / ".git").rglob("*") if p.is_file())
+    assert packed < 1 << 20
+    out = tmp_path / "out"
+    url = f"file://{repo}"
+    folder, _, problem = materialise(replace(_job(out, "zeros", repo), path=url, source=url))
+    assert folder is None and "expands to 2,684,354,560 bytes" in problem, problem
+    clone = out / ".clones" / "zeros"
+    assert [p.name for p in clone.iterdir()] == [".git"]

@@ -1,11 +1,15 @@
 """The `hw2-grade` command as a user runs it: clear one-line errors for bad input (exit 2, no traceback),
-and a full grade of the reference that earns every automatic point and renders in a real browser."""
+an interrupted grade that writes nothing (exit 130), a grade the grader could not complete that says so
+(exit 3), and a full grade of the reference (or a copy of it) that earns every automatic point and renders in
+a real browser."""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,7 +85,8 @@ def test_reference_earns_every_automatic_point_and_its_report_renders(tmp_path):
     badge = (out / "badge.svg").read_text()
     bonus = sum(i.points for i in automatic if i.bonus)
     regular = sum(i.points for i in automatic if not i.bonus)
-    assert f"hw2 grade: {regular}/{regular} +{bonus}</title>" in badge, badge
+    manual = sum(i.points for i in RUBRIC if i.manual)
+    assert f"hw2 grade: {regular}/{regular} +{bonus}, {manual} pending</title>" in badge, badge
     html = (out / "report.html").read_text()
     assert 'id="total-score"' in html and 'id="filters"' in html and 'id="curves"' in html
 
@@ -199,3 +204,78 @@ def test_a_single_grade_shows_item_phase_and_time_on_a_terminal_unless_quiet(tmp
     assert re.search(r"\d:\d\d:\d\d", shown)  # elapsed time
     out, quiet = run("--quiet", tty=True)
     assert quiet == "" and "5.1.2" in out and out.rstrip().endswith("report.html")  # the summary only
+
+
+def test_empty_only_is_a_clear_error_not_a_full_grade(tmp_path):
+    p = hw2_grade(str(tmp_path), "--out", str(tmp_path / "out"), "--only", "")
+    assert p.returncode == 2
+    assert "--only: no rubric item given" in p.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+    _no_traceback(p)
+
+
+def test_sigint_during_a_grade_exits_130_and_writes_nothing(tmp_path):
+    """Ctrl-C (and a cancelled CI job's SIGINT) while a child runs the submission: no results.json, report
+    or badge that a later step could publish, exit 130, and no child left running."""
+    from grader.sandbox.process import marked_processes
+    from tests.corpus import attacks
+
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "submission.py").write_text(attacks.BASE.read_text().replace(
+        attacks.NET_FORWARD, "        import time\n        time.sleep(600)\n\n\nclass NetBN"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", str(folder), "--out", str(out), "--only", "5.1.1",
+                             "--no-verify"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marked_processes(f"{proc.pid}-") and time.monotonic() < deadline:  # a child is grading
+        time.sleep(0.2)
+    assert marked_processes(f"{proc.pid}-"), "no sandboxed child started"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted" in stderr and "Traceback" not in stderr + stdout
+    assert not out.exists() or not list(out.iterdir()), list(out.iterdir())
+    time.sleep(0.2)
+    assert not marked_processes(f"{proc.pid}-"), "a sandboxed child outlived the interrupted grade"
+
+
+def test_a_grader_failure_makes_the_grade_incomplete_exit_3(tmp_path, monkeypatch, capsys):
+    """A judge that raises (a bug of the grader's) is the grader's failure: status error, no score, counted in
+    no total, exit 3, and a badge that says "incomplete" instead of a score."""
+    import grader.rubric.public.p5_1_net as judges
+    from grader.cli import main
+    from tests.corpus import attacks
+
+    def broken_judge(ctx):
+        raise ZeroDivisionError("a bug in the grader")
+
+    monkeypatch.setattr(judges, "loss", broken_judge)
+    folder = tmp_path / "base"
+    folder.mkdir()
+    (folder / "submission.py").write_text(attacks.BASE.read_text())
+    out = tmp_path / "out"
+    code = main([str(folder), "--out", str(out), "--only", "5.1.2,4.1", "--no-verify"])
+    assert code == 3
+    results = json.loads((out / "results.json").read_text())
+    error = next(t for t in results["tests"] if t["number"] == "5.1.2")
+    assert "score" not in error and "[error] the grader could not check this item" in error["output"]
+    assert "ZeroDivisionError: a bug in the grader" in error["output"]
+    assert results["score"] == 0 and "INCOMPLETE" in results["output"]  # 4.1 (no answers.toml) scored 0
+    assert "<title>hw2 grade: incomplete</title>" in (out / "badge.svg").read_text()
+    assert "Incomplete grade" in (out / "report.html").read_text()
+    assert "INCOMPLETE" in capsys.readouterr().out
+
+
+def test_a_copy_of_the_bundled_reference_grades_as_the_reference(tmp_path):
+    """`cp -r solutions/reference somewhere` is graded like the bundled reference (it imports `solutions`,
+    which every sandbox hides, so the copy gets it in its scratch as the bundled one does)."""
+    import shutil
+
+    copy = tmp_path / "somewhere"
+    shutil.copytree(bundled_reference(), copy)
+    out = tmp_path / "out"
+    p = hw2_grade(str(copy), "--out", str(out), "--only", "1.1,1.2,2.1,4.1,5.1.2", "--no-verify")
+    assert p.returncode == 0, p.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert [t["score"] for t in results["tests"]] == [t["max_score"] for t in results["tests"]], results["tests"]

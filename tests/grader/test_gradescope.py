@@ -71,7 +71,7 @@ def test_write_outputs_writes_results_report_and_badge(tmp_path):
     assert json.loads((out / "results.json").read_text("utf-8"))["score"] == pytest.approx(74.0)
     assert 'id="total-score"' in (out / "report.html").read_text("utf-8")
     # 74 points, of which 4 bonus: the badge shows the regular points out of the regular maximum, bonus apart
-    assert ET.fromstring((out / "badge.svg").read_text("utf-8")).find("{http://www.w3.org/2000/svg}title").text == "hw2 grade: 70/85 +4"
+    assert ET.fromstring((out / "badge.svg").read_text("utf-8")).find("{http://www.w3.org/2000/svg}title").text == "hw2 grade: 70/85 +4, 15 pending"
 
 
 def test_write_outputs_keeps_old_files_when_rendering_fails(tmp_path, monkeypatch):

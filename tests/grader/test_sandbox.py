@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ from grader.sandbox.bwrap import CHILD_MODULES, grader_root, reference_paths
 from grader.sandbox import limits as sandbox_limits
 from grader.sandbox.limits import Limits, detect_isolation
 from grader.sandbox.process import make_scratch
+from grader.sandbox.space import within_quota
 from tests.conftest import item
 from tests.corpus import attacks
 from tests.grader.test_attacks import InputRecorder, own_sandbox_uid  # noqa: F401  (autouse fixture)
@@ -241,19 +244,19 @@ def test_disk_quota_counts_bytes_and_files_in_every_folder(tmp_path):
     (out / "a.bin").write_bytes(os.urandom(300 << 10))
     (work / "deep" / "er" / "b.bin").write_bytes(os.urandom(300 << 10))
     limits = Limits(disk_bytes=1 << 20, disk_entries=10)
-    assert sandbox._within_quota([out, work], limits)  # 600 KiB in 4 entries
+    assert within_quota([out, work], limits)  # 600 KiB in 4 entries
     (work / "deep" / "c.bin").write_bytes(os.urandom(500 << 10))
-    assert not sandbox._within_quota([out, work], limits), "1.1 MiB passed a 1 MiB quota"
+    assert not within_quota([out, work], limits), "1.1 MiB passed a 1 MiB quota"
     (work / "deep" / "c.bin").unlink()
     for i in range(8):
         (work / f"empty{i}").touch()
-    assert not sandbox._within_quota([out, work], limits), "12 entries passed a quota of 10"
+    assert not within_quota([out, work], limits), "12 entries passed a quota of 10"
 
 
 def test_sparse_file_counts_what_it_occupies(tmp_path):
     with open(tmp_path / "sparse", "wb") as f:
         f.truncate(4 << 30)  # 4 GiB long, nothing written
-    assert sandbox._within_quota([tmp_path], Limits(disk_bytes=1 << 20))
+    assert within_quota([tmp_path], Limits(disk_bytes=1 << 20))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are claimed only when the grader runs as root")
@@ -278,3 +281,133 @@ def test_each_child_claims_a_uid_no_concurrent_child_holds(tmp_path):
         holder.wait()
     with sandbox.claim_uid(first) as d:
         assert d == first, "the lock did not die with its holder"
+
+
+# ----- the sandbox's own edges (issue 10) ---------------------------------------------------------------------
+def _child(tmp_path: Path, source: str, limits: Limits, iso, output: str = ""):
+    """(the names task's outcome, the text of out/`output` or None) of a child running `source`."""
+    folder = tmp_path / "student"
+    folder.mkdir(exist_ok=True)
+    (folder / "submission.py").write_text(source)
+    run = SubmissionRun(folder, limits, iso, grade_hidden())
+    try:
+        outcome = run.run([P.NAMES], P.Request())[P.NAMES]
+        path = outcome.out_dir / output if output and outcome.out_dir else None
+        return outcome, path.read_text() if path and path.is_file() else None
+    finally:
+        run.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel-limited tmpfs is mounted where the grader runs as root")
+def test_the_childs_space_is_a_tmpfs_of_its_quota_in_a_namespace_of_its_own(tmp_path, isolation):
+    """The child sees a file system of exactly disk_bytes and disk_entries; the grading process's other
+    threads, and the host, never see the mount."""
+    source = ("import os, json\nst = os.statvfs('.')\n"
+              "json.dump([st.f_blocks * st.f_frsize, st.f_files], open('../out/space.json', 'w'))\n")
+    outcome, seen = _child(tmp_path, source, Limits(disk_bytes=48 << 20, disk_entries=500), isolation, "space.json")
+    assert outcome.ok, outcome.error
+    size, inodes = json.loads(seen)
+    assert size == 48 << 20 and 500 <= inodes <= 510
+    assert "hw2grade" not in Path("/proc/self/mounts").read_text()  # unmounted; never in the host's table
+    assert "hw2grade" not in Path("/proc/1/mounts").read_text()
+
+
+def test_a_child_that_never_reaches_the_submission_is_the_graders_failure(tmp_path, isolation):
+    """An address space too small for Python to start: no student code ran, so the tasks are the grader's
+    errors, not failures of the submission."""
+    outcome, _ = _child(tmp_path, "Net = None\n", Limits(memory_bytes=64 << 20, wall_s=60), isolation)
+    assert not outcome.ok and outcome.grader_fault
+    assert "the grader's sandbox failed before any of the submission's code ran" in outcome.error
+
+
+@pytest.mark.skipif(not detect_isolation().cgroup, reason="cgroups are not writable here")
+def test_forty_spinning_processes_get_the_childs_cpu_share_only(tmp_path, isolation):
+    """40 processes in sessions of their own, spinning: the cgroup's quota holds the whole tree to the
+    child's 2 CPUs (measured from the cgroup's own CPU time)."""
+    from grader.sandbox.process import run_child
+
+    folder = tmp_path / "spin"
+    folder.mkdir()
+    (folder / "submission.py").write_text(
+        "import os, time\nfor _ in range(40):\n    if os.fork() == 0:\n        os.setsid()\n        while True:\n"
+        "            pass\ntime.sleep(30)\n")
+    scratch = sandbox.make_scratch(folder, base=tmp_path)
+    request = P.Request(tasks=[P.NAMES.key], entry="submission.py", threads=2).to_json()
+    try:
+        outcome = run_child("probe", request, scratch, Limits(wall_s=6), isolation, scratch / "kept", grade_hidden())
+    finally:
+        sandbox.remove_tree(scratch)
+    assert outcome.status in ("timeout", "overloaded") and outcome.cpu_s is not None
+    assert outcome.cpu_s <= 2 * outcome.seconds * 1.1 + 0.5, f"{outcome.cpu_s:.1f} CPU s in {outcome.seconds:.1f} s"
+
+
+def test_result_json_depth_is_measured_without_parsing():
+    from grader.sandbox.nesting import json_depth, toml_depth
+
+    assert json_depth('{"a": [1, {"b": "[[[["}]}') == 3
+    assert json_depth("[" * 100_000 + "]" * 100_000) == 100_000
+    assert toml_depth('[problem3]\nsync_stages = ["conv3", "fc6"]  # [[[\n') == 1
+    assert toml_depth("x = '''[[['''\n[[tables]]\ny = {z = [[1]]}\n") == 3
+
+
+def test_a_child_starved_by_the_machine_is_the_graders_failure_not_a_timeout(tmp_path, isolation):
+    """Busy code on a CPU that six other processes hold (each in a session of its own, as other graders'
+    children are): it hits its wall-clock limit while it waited for the CPU most of the time it was ready to
+    run (the kernel's schedstat), so the task is the grader's error ("grade again"), not the student's
+    timeout. A child that loops on a CPU of its own is the student's timeout (loop_at_import, fork_bomb)."""
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(saved)})  # the child and the competitors share one CPU
+    competitors = [subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"], start_new_session=True)
+                   for _ in range(6)]
+    try:
+        outcome, _ = _child(tmp_path, "total = 0\nfor i in range(10**10):\n    total += i\n", Limits(wall_s=8),
+                            isolation)
+    finally:
+        os.sched_setaffinity(0, saved)
+        for p in competitors:
+            p.kill()
+            p.wait()
+    assert not outcome.ok and outcome.grader_fault, outcome.error
+    assert "the machine was too busy" in outcome.error and "grade again" in outcome.error
+
+
+def test_a_folder_deeper_than_path_max_is_walked_copied_to_its_cap_and_removed(tmp_path):
+    """1,200 levels of 100-character names: rglob, copytree and rmtree fail on it (PATH_MAX, recursion);
+    the bounded walk copies 16 levels, notes the rest, and remove_tree removes it all."""
+    from grader.sandbox.tree import remove_tree
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "submission.py").write_text("x = 1\n")
+    attacks.make_deep_folder(folder)
+    notes: list[str] = []
+    scratch = make_scratch(folder, base=tmp_path, notes=notes)
+    assert any("is more than 16 folders deep; it was left out" in n for n in notes), notes
+    levels, probe = 0, scratch / "submission"
+    while (probe / ("d" * 100)).is_dir():
+        probe, levels = probe / ("d" * 100), levels + 1
+    assert levels == 16 and (scratch / "submission" / "submission.py").read_text() == "x = 1\n"
+    remove_tree(scratch)
+    remove_tree(folder)
+    assert not scratch.exists() and not folder.exists()
+
+
+def test_sparse_files_are_copied_sparse_and_oversized_ones_are_never_read(tmp_path):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "submission.py").write_text("x = 1\n")
+    with open(folder / "holes.bin", "wb") as f:  # 32 MiB long, 4 KiB of data in the middle
+        f.seek(16 << 20)
+        f.write(b"x" * 4096)
+        f.truncate(32 << 20)
+    with open(folder / "huge.bin", "wb") as f:  # 8 GiB long, nothing written
+        f.truncate(8 << 30)
+    notes: list[str] = []
+    scratch = make_scratch(folder, base=tmp_path, notes=notes)
+    copy = scratch / "submission" / "holes.bin"
+    assert copy.stat().st_size == 32 << 20 and copy.stat().st_blocks * 512 <= 1 << 20
+    with open(copy, "rb") as f:
+        f.seek(16 << 20)
+        assert f.read(4096) == b"x" * 4096
+    assert not (scratch / "submission" / "huge.bin").exists()
+    assert any("huge.bin is 8,589,934,592 bytes" in n for n in notes), notes

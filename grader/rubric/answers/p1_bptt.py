@@ -1,6 +1,6 @@
 """Problem 1: the submitted `bptt_gradients` against the reference BPTT on the probe's seeded random RNNs
 (T = 1 included): output-layer gradients (1.1) and recurrent gradients (1.2), with diagnoses of the error
-pattern (checks.bptt)."""
+pattern (checks.bptt); automatic differentiation is sent for review (grader.rubric.public.p1_bptt's policy)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +9,7 @@ from checks.bptt import judge_output_layer, judge_recurrent
 from checks.verdict import Verdict
 from grader.evidence.probes import BPTT_SIZES
 from grader.rubric.public.common import failed
+from grader.rubric.public.p1_bptt import flag_autodiff
 from grader.sandbox import protocol as P
 from solutions.bptt import bptt_gradients
 
@@ -36,11 +37,11 @@ def output_layer(ctx) -> Verdict:
     o = ctx.probe(P.BPTT)
     if not o.ok:
         return failed(o, "bptt_gradients")
-    return judge_output_layer(*_student_and_reference(ctx))
+    return flag_autodiff(ctx, judge_output_layer(*_student_and_reference(ctx)))
 
 
 def recurrent(ctx) -> Verdict:
     o = ctx.probe(P.BPTT)
     if not o.ok:
         return failed(o, "bptt_gradients")
-    return judge_recurrent(*_student_and_reference(ctx))
+    return flag_autodiff(ctx, judge_recurrent(*_student_and_reference(ctx)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from checks.verdict import Verdict
+from grader.evidence.context import GraderFault
 from grader.evidence.training import FRESH_LIMIT
 from grader.rubric.public.fresh_start import initialiser, start_problem
 from grader.sandbox import protocol as P
@@ -58,6 +59,8 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
     for review. An installation without calibration (a student edition without calibration.json) checks
     the completed run only."""
     obs = ctx.training()[variant]
+    if obs.grader_fault:
+        raise GraderFault(f"training {what}: {obs.error}")
     if not obs.ok:
         return Verdict(0.0, f"training {what} failed: {obs.error}", diagnoses=("train.failed",))
     problem = start_problem(ctx, variant, obs)

@@ -1,9 +1,18 @@
 """Problem 1, public checks: `bptt_gradients` runs on the probe's seeded random RNNs (T = 1 included) and
 returns, for each gradient of the item, an array of the parameter's shape holding finite values: the
 output-layer gradients (1.1) and the recurrent gradients (1.2). Whether the values are right is judged only
-by the instructor's run (grader.rubric.answers.p1_bptt)."""
+by the instructor's run (grader.rubric.answers.p1_bptt).
+
+Policy on automatic differentiation: the handout asks for the derivation of the BPTT gradients, so a
+`bptt_gradients` that calls autograd (`.backward()`, torch.autograd, torch.func) or another differentiation
+library (jax, autograd, tensorflow) earns no points automatically: it is found statically (in the function and
+the module's functions it calls) and at run time (DifferentiationWatch), and the instructor's run sends 1.1 and
+1.2 for review with 0 until the instructor confirms; the report says what was found."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+from checks.library_use import function_library_uses
 from checks.verdict import Verdict
 from grader.evidence.probes import BPTT_SIZES
 from grader.rubric.public.common import failed
@@ -47,9 +56,27 @@ def gradient_format(ctx, number: str) -> Verdict:
                                      f"finite values on every random RNN: " + "; ".join(problems) + ".")
 
 
+def autodiff_uses(ctx) -> list[str]:
+    """How bptt_gradients differentiates automatically: the probe's run-time observations, then the static
+    ones; [] when it does not."""
+    runtime = [f"called {c}" for c in ctx.probe(P.BPTT).data.get("autodiff_calls") or []]
+    static = function_library_uses(ctx.submission_source(), "bptt_gradients", "differentiation")
+    return (runtime + static)[:6]
+
+
+def flag_autodiff(ctx, verdict: Verdict) -> Verdict:
+    """`verdict`, sent for review (0 until confirmed) when bptt_gradients uses automatic differentiation."""
+    uses = autodiff_uses(ctx)
+    if not uses:
+        return verdict
+    return replace(verdict, review=True, feedback=(
+        f"bptt_gradients uses automatic differentiation ({', '.join(uses)}); the handout asks for the derivation, "
+        f"so the instructor decides what it earns. {verdict.feedback}"))
+
+
 def output_layer_format(ctx) -> Verdict:
-    return gradient_format(ctx, "1.1")
+    return flag_autodiff(ctx, gradient_format(ctx, "1.1"))
 
 
 def recurrent_format(ctx) -> Verdict:
-    return gradient_format(ctx, "1.2")
+    return flag_autodiff(ctx, gradient_format(ctx, "1.2"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from checks.augmentation import RECOGNISABLE, classify, describe
 from checks.library_use import library_uses
 from checks.verdict import Verdict
 from grader.evidence.probes import OPTIMIZER_SETTINGS, OPTIMIZER_STEPS
@@ -83,8 +84,8 @@ def augmentation_criteria(ctx) -> tuple[list[tuple[bool, str]], np.ndarray] | Ve
         return Verdict(0.0, f"augment must return a batch of the input's shape {images.shape}: {e}")
     criteria = [(o.data.get("dtype") == "float32", f"keeps dtype float32 (got {o.data.get('dtype')})"),
                 (bool(np.array_equal(a, b)), "deterministic for a seeded generator")]
-    changed = float(np.abs(a - images).mean())
-    criteria.append((changed > 1e-3, f"changes the images (mean absolute change {changed:.3g})"))
+    kinds = classify(images, a)  # a change a person would call augmentation, not imperceptible noise
+    criteria.append((kinds.enough, describe(kinds)))
     criteria.append((not np.array_equal(a, c), "differs between generator seeds"))
     criteria.append((not o.data.get("input_modified"), "leaves its input untouched"))
     uses = (o.data.get("transforms_calls") or []) + library_uses(ctx.submission_source(), "transforms")
@@ -93,9 +94,13 @@ def augmentation_criteria(ctx) -> tuple[list[tuple[bool, str]], np.ndarray] | Ve
 
 
 def criteria_verdict(criteria: list[tuple[bool, str]], suffix: str = "") -> Verdict:
+    """The share of criteria met; none at all when the images are not recognisably augmented (a function
+    that adds imperceptible noise is no augmentation, however well it keeps the rest of the contract)."""
     good = sum(ok for ok, _ in criteria)
     text = "; ".join(("ok: " if ok else "NOT: ") + t for ok, t in criteria)
-    return Verdict(good / len(criteria), f"{good} of {len(criteria)} augmentation criteria met: {text}.{suffix}")
+    augments = all(ok for ok, t in criteria if t.startswith(RECOGNISABLE))
+    return Verdict(good / len(criteria) if augments else 0.0,
+                   f"{good} of {len(criteria)} augmentation criteria met{'' if augments else ', but the images are not recognisably augmented, so none counts'}: {text}.{suffix}")
 
 
 def augmentation(ctx) -> Verdict:

@@ -1,6 +1,7 @@
 """A rubric item is one row of grader.rubric.items plus one judge: a throwaway item added through the table
 alone is scheduled (its probe runs), graded, rendered in results.json and the report, and filtered for the
-student edition (which runs the row's public judge and says the instructor's run scores it)."""
+student edition (which runs the row's public judge, says the instructor's run scores it, and counts it in no
+total)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from grader.options import GradeOptions
 from grader.results.gradescope import render_gradescope
 from grader.results.html import render_html
 from grader.rubric.items import RUBRIC, Item, Rubric
-from grader.rubric.plugin import PUBLIC_ONLY
+from grader.rubric.plugin import FORMAT_OK
 from grader.sandbox import protocol as P
 from tests.corpus import styles
 
@@ -49,13 +50,16 @@ def test_a_throwaway_item_is_scheduled_graded_and_rendered(edition, tmp_path, ca
     options = GradeOptions(selected=(THROWAWAY,), verify_reference=False, edition=edition)
     result = grade(Path(folder), options, calibration=calibration, isolation=isolation, rubric=rubric_with_throwaway())
     [item] = [i for i in result.items if i.number == THROWAWAY]
-    assert item.score == 2 and item.status == "passed", item.feedback
     if edition == "instructor":
+        assert item.score == 2 and item.status == "passed", item.feedback
         assert item.feedback == "throwaway judge saw 5 conv/linear layers in Net()"
-    else:  # the row's public judge, marked as scored by the instructor's run
-        assert item.feedback.startswith(PUBLIC_ONLY) and "Net() builds and maps a batch" in item.feedback
+    else:  # the row's public judge checks the form only: scored by the instructor's run, counted nowhere here
+        assert item.score is None and item.status == "format", item.feedback
+        assert item.feedback.startswith(FORMAT_OK) and "Net() builds and maps a batch" in item.feedback
+        assert result.score == 0 and result.max_score == 0 and result.pending_manual == 2
     assert all(i.status == "skipped" for i in result.items if i.number != THROWAWAY)
     tests = render_gradescope(result)["tests"]
-    assert [t["number"] for t in tests] == [THROWAWAY] and tests[0]["score"] == 2
+    assert [t["number"] for t in tests] == [THROWAWAY]
+    assert tests[0].get("score") == (2 if edition == "instructor" else None)
     html = render_html(result)
     assert "Problem 6" in html and "layer count (throwaway)" in html and "conv/linear layers" in html
