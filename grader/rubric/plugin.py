@@ -36,7 +36,7 @@ class RubricPlugin:
     def record(self, item, json_metadata):
         def record(v: Verdict) -> None:
             json_metadata.update({"rubric": item.number, "fraction": v.fraction, "feedback": v.feedback,
-                                  "notes": list(v.notes), "review": v.review})
+                                  "notes": list(v.notes), "review": v.review, "error": v.error})
             assert v.fraction == 1.0, v.feedback
 
         return record
@@ -104,14 +104,18 @@ def _scored(item: Item, test: dict | None, ctx: GradeContext | None) -> ItemResu
     score = round(item.points * fraction, 2)
     status = "passed" if fraction >= 1.0 else "partial" if fraction > 0 else "failed"
     feedback = str(meta.get("feedback", ""))
-    if meta.get("review"):  # nothing is awarded on the strength of what the student's code reported
+    if meta.get("error"):  # not the student's failure: to regrade (issue 10's `error` status counts it as no score)
+        feedback = f"[the grader could not check this item, not because of the code: regrade] {feedback}"
+        score, status = 0.0, "error"
+    elif meta.get("review"):  # nothing is awarded on the strength of what the student's code reported
         feedback = (f"[for the instructor to confirm: as measured it would earn {score:g} of {item.points:g}; "
                     f"0 until confirmed] {feedback}")
         score, status = 0.0, "review"
     if ctx is not None and ctx.edition == "student" and not item.public:
         feedback = PUBLIC_ONLY + feedback
-    if meta.get("notes"):
-        feedback += " Notes: " + " ".join(map(str, meta["notes"]))
+    notes = [str(n) for n in meta.get("notes") or []] + (ctx.code_notes(item.contract_names) if ctx is not None else [])
+    if notes:
+        feedback += " Notes: " + " ".join(n if n.endswith(".") else n + "." for n in notes)
     return ItemResult(**base, score=score, status=status, feedback=feedback)
 
 

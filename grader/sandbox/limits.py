@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.protocol import IDLE_SHARE
+
 SANDBOX_UID = 60123  # first of the unprivileged uids children run as when the grader is root (grader.sandbox.process.claim_uid)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -80,6 +82,13 @@ class ChildOutcome:
     out_dir: Path | None = None  # where its arrays are (read with `load_array`)
     log_tail: str = ""  # the end of what it printed, for diagnostics only
     returncode: int | None = None  # of the process the grader started (bwrap passes its child's on)
+    cpu_seconds: float | None = None  # CPU time its processes had used when a wall-clock limit stopped it
+
+    def starved(self) -> bool:
+        """Stopped at its wall-clock limit while computing, not waiting: under a CPU-time limit of its own
+        (which it did not reach), that means the machine's load kept it from its CPU time."""
+        return self.status == "timeout" and self.cpu_seconds is not None and \
+            self.cpu_seconds >= IDLE_SHARE * self.seconds
 
     def describe_failure(self, limits: Limits) -> str:
         if self.status == "timeout":

@@ -34,6 +34,7 @@ import numpy as np
 from grader.sandbox.bwrap import INSIDE, bwrap_argv, existing, import_paths
 from grader.sandbox import limits as limits_module
 from grader.sandbox.limits import CGROUP_ROOT, ChildOutcome, Isolation, Limits
+from grader.sandbox.protocol import CHILD_MODULE, PHASE_MODULE
 
 UID_SLOTS = 1024  # children that can run at once on one machine, each with a uid of its own
 UID_LOCKS = Path("/run/hw2-grade-uids")  # one lock file per uid in use (root's; the uids exist only as root)
@@ -225,7 +226,7 @@ def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Is
     out.mkdir()
     (scratch / "in" / "request.json").write_text(json.dumps(request))
     base = INSIDE if iso.bwrap else scratch
-    cmd = [sys.executable, "-s", "-B", "-m", "grader.sandbox.child", phase, str(base)]
+    cmd = [sys.executable, "-s", "-B", "-m", PHASE_MODULE.get(phase, CHILD_MODULE), phase, str(base)]
     if iso.bwrap:
         cmd = bwrap_argv(iso, scratch, existing(list(hidden)), uid) + cmd
     marker = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # finds every process of this child, wherever it went
@@ -257,6 +258,7 @@ def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Is
     log_path = scratch / "child.log"
     start = time.perf_counter()
     status = "ok"
+    cpu_seconds = None
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=scratch / "work", preexec_fn=preexec, close_fds=True)
@@ -267,6 +269,7 @@ def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Is
             while proc.poll() is None:
                 if time.perf_counter() >= deadline:
                     status = "timeout"
+                    cpu_seconds = _cpu_seconds(marker)
                     break
                 if not _within_quota([out, scratch / "work"], limits):
                     status = "disk"
@@ -300,7 +303,20 @@ def _run_child(phase: str, request: dict, scratch: Path, limits: Limits, iso: Is
         memory_words = ("MemoryError", "bad_alloc", "Cannot allocate memory", "DefaultCPUAllocator: can't allocate")
         status = "memory" if oom or any(w in log_tail for w in memory_words) else "crashed"
     return ChildOutcome(status=status, seconds=seconds, results=results, out_dir=out, log_tail=log_tail,
-                        returncode=proc.returncode)
+                        returncode=proc.returncode, cpu_seconds=cpu_seconds)
+
+
+def _cpu_seconds(marker: str) -> float:
+    """CPU seconds (user and system, with their reaped children's) of every live process of one child."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in marked_processes(marker):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (fields 14-17)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / tick
 
 
 DISK_POLL_S = 0.2  # seconds between two looks at the child's disk use

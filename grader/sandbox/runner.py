@@ -15,7 +15,8 @@ import numpy as np
 
 from grader.sandbox.limits import Isolation, Limits
 from grader.sandbox.process import load_array, make_scratch, run_child
-from grader.sandbox.protocol import Request, Task
+from grader.sandbox.notebook import slice_entry
+from grader.sandbox.protocol import CONTRACT, Request, Task
 from grader.sandbox.submission import Entry, locate_entry
 
 
@@ -23,6 +24,7 @@ from grader.sandbox.submission import Entry, locate_entry
 class TaskOutcome:
     ok: bool
     error: str = ""  # why it failed, in words a student can act on
+    grader_fault: bool = False  # it failed for a reason that is not the student's (the machine's load): regrade
     data: dict = field(default_factory=dict)  # the child's JSON for this task
     out_dir: Path | None = None  # where its arrays are
     seconds: float = 0.0
@@ -39,26 +41,31 @@ class SubmissionRun:
         self.folder, self.limits, self.iso, self.hidden, self.threads = folder, limits, iso, hidden, threads
         self.entry: Entry = locate_entry(folder)
         self.scratch = make_scratch(folder if self.entry.file else _empty_dir(scratch_base), base=scratch_base)
-        if self.entry.notebook_source is not None:
-            (self.scratch / "submission" / self.entry.file).write_text(self.entry.notebook_source)
         self._children = 0
         self.child_seconds: dict[str, float] = {}  # phase -> wall seconds, for the report
         self.stops: list[str] = []  # how every child that did not end normally ended: "timeout", "memory", ...
         self.load_problem = ""  # why the submission's code did not import, once a child found that it did not
+        self.load_warnings: list[str] = []  # statements of a notebook's slice that raised while loading
+        self.spellings: dict[str, str] = {}  # contract name -> the spelling the submission uses (RMSprop)
+        if self.entry.notebook:
+            self.entry = slice_entry(self, self.entry)
 
     def put_inputs(self, arrays: dict[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
             np.save(self.scratch / "in" / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
 
-    def run(self, tasks: list[Task], request: Request, timeout_s: float | None = None) -> dict[Task, TaskOutcome]:
-        """Run `tasks` (all of one phase) in as many children as it takes; every task gets an outcome."""
+    def run(self, tasks: list[Task], request: Request, timeout_s: float | None = None,
+            limits: Limits | None = None) -> dict[Task, TaskOutcome]:
+        """Run `tasks` (all of one phase) in as many children as it takes; every task gets an outcome.
+        `limits` replaces the run's limits for these children, `timeout_s` their wall-clock limit."""
         if not self.entry.file:
             return {t: TaskOutcome(False, error=self.entry.problem) for t in tasks}
         phases = {t.phase for t in tasks}
         if len(phases) != 1:
             raise ValueError(f"one phase per child, got {sorted(phases)}")
         phase = phases.pop()
-        limits = self.limits if timeout_s is None else replace(self.limits, wall_s=timeout_s)
+        limits = limits or self.limits
+        limits = limits if timeout_s is None else replace(limits, wall_s=timeout_s)
         results: dict[Task, TaskOutcome] = {}
         remaining = list(tasks)
         while remaining:
@@ -66,18 +73,23 @@ class SubmissionRun:
             outcome = run_child(phase, job.to_json(), self.scratch, limits, self.iso, self.hidden)
             self.child_seconds[phase] = self.child_seconds.get(phase, 0.0) + outcome.seconds
             self._children += 1
+            starved = request.task_cpu_s > 0 and outcome.starved()  # under its own CPU limit, stopped by the load
             if outcome.status != "ok":
-                self.stops.append(outcome.status)
+                self.stops.append("busy" if starved else outcome.status)
             if outcome.results.get("load_error") and not self.load_problem:
                 self.load_problem = str(outcome.results["load_error"])[:2000]
+            self._note_load(outcome.results)
             kept = self.scratch / f"out{self._children}"
             shutil.move(str(outcome.out_dir), kept)  # the next child gets a fresh out/
             reported = outcome.results.get("tasks", {}) if isinstance(outcome.results.get("tasks"), dict) else {}
             for t in remaining:
                 r = reported.get(t.key)
                 if isinstance(r, dict) and isinstance(r.get("ok"), bool):
+                    # the child's own wall-clock alarm found it starved; a claim the child's run time backs
+                    busy = request.task_cpu_s > 0 and r.get("starved") is True and outcome.seconds >= request.task_timeout_s
+                    self.stops += ["busy"] if busy else []
                     results[t] = TaskOutcome(ok=r["ok"], error=str(r.get("error", ""))[:2000], data=r, out_dir=kept,
-                                             seconds=_seconds(r.get("seconds")))
+                                             seconds=_seconds(r.get("seconds")), grader_fault=busy)
             remaining = [t for t in remaining if t not in results]
             if not remaining or outcome.status == "ok" and outcome.results.get("_complete") is True:
                 for t in remaining:  # complete yet silent about a task: treat as failed, never as passed
@@ -91,10 +103,25 @@ class SubmissionRun:
                     results[t] = TaskOutcome(False, error=f"while importing the submission, {reason}", seconds=outcome.seconds)
                 self.load_problem = self.load_problem or f"while importing the submission, {reason}"
                 break
+            if starved:
+                reason = (f"the machine was too busy to run it: after {outcome.seconds:.0f} s it had had "
+                          f"{outcome.cpu_seconds:.0f} s of CPU time, short of its limit of {request.task_cpu_s:.0f} s; "
+                          f"this is not the code's fault, and the item is to be regraded")
             # the rubric names the function ("Net(): ..."), so the reason stands alone here
-            results[culprit] = TaskOutcome(False, error=reason, seconds=outcome.seconds)
+            results[culprit] = TaskOutcome(False, error=reason, seconds=outcome.seconds, grader_fault=starved)
             remaining = [t for t in remaining if t not in results]
         return results
+
+    def _note_load(self, results: dict) -> None:
+        """What a child's import found besides success or failure: statements of the slice that raised, and
+        contract names spelled another way (both strings the child wrote: capped, never trusted)."""
+        warnings = results.get("load_warnings")
+        if isinstance(warnings, list) and not self.load_warnings:
+            self.load_warnings = [str(w)[:500] for w in warnings[:20]]
+        spellings = results.get("spellings")
+        if isinstance(spellings, dict):
+            self.spellings.update({str(k)[:40]: str(v)[:40] for k, v in list(spellings.items())[:20]
+                                   if str(k) in CONTRACT})
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
