@@ -23,24 +23,69 @@ class Block:
 
     layer: dict
     after: tuple[dict, ...]
+    index: int = 0  # position of the layer's event in the forward pass; after[k] is at index + 1 + k
 
     @property
     def after_ops(self) -> tuple[str, ...]:
         return tuple(e["op"] for e in self.after if e["op"] not in IGNORED)
+
+    def positions(self, op: str) -> tuple[int, ...]:
+        """Event indices of the `op` operations after the layer."""
+        return tuple(self.index + 1 + k for k, e in enumerate(self.after) if e["op"] == op)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A structural difference from the handout's network. `removable`: the student's events whose removal
+    corrects it (an extra ReLU, a BatchNorm too many), so that whether it changes the function can be tested
+    by running the forward pass without them; empty when the correction is not a removal."""
+
+    text: str
+    removable: tuple[int, ...] = ()
+    consequence: bool = False  # follows from an earlier difference (FC 120's inputs after a padded conv): not counted
 
 
 def blocks(events: list[dict]) -> tuple[tuple[dict, ...], list[Block]]:
     """Split events into (ops before the first layer, blocks)."""
     head: list[dict] = []
     out: list[Block] = []
-    for e in events:
+    for i, e in enumerate(events):
         if e["op"] in LAYER_OPS:
-            out.append(Block(layer=e, after=()))
+            out.append(Block(layer=e, after=(), index=i))
         elif out:
-            out[-1] = Block(layer=out[-1].layer, after=out[-1].after + (e,))
+            out[-1] = Block(layer=out[-1].layer, after=out[-1].after + (e,), index=out[-1].index)
         else:
             head.append(e)
     return tuple(head), out
+
+
+ORDERED = ("batch_norm", "relu", "max_pool")  # the operations after a layer whose order the reference follows
+
+
+def block_orders(events: list[dict]) -> tuple[tuple[str, ...], ...]:
+    """For each layer, the order of the BatchNorm, ReLU and max pooling that follow it."""
+    return tuple(tuple(e["op"] for e in b.after if e["op"] in ORDERED) for b in blocks(events)[1])
+
+
+def batchnorm_note(events: list[dict]) -> str:
+    """Which BatchNorms do not sit directly after their layer, and after what ("" if all do)."""
+    names = ("conv 1", "conv 2", "FC 120", "FC 84")
+    found = []
+    for name, order in zip(names, block_orders(events)):
+        if "batch_norm" in order and order.index("batch_norm") > 0:
+            before = [{"relu": "ReLU", "max_pool": "pooling"}[o] for o in order[: order.index("batch_norm")]]
+            found.append(f"{name} (after its {' and '.join(before)})")
+    if not found:
+        return ""
+    return (f"BatchNorm not directly after the layer: {', '.join(found)}. The handout says after each layer; "
+            f"BatchNorm directly after it or after its ReLU are both accepted, and the reference network is built in "
+            f"your order")
+
+
+def ends_in_log_softmax(events: list[dict]) -> bool:
+    """Whether the forward pass returns log-probabilities: a log-softmax after its last layer."""
+    _, bs = blocks(events)
+    return bool(bs) and any(e["op"] == "softmax" and e.get("log") for e in bs[-1].after)
 
 
 def layer_names(reference: list[Block]) -> list[str]:
@@ -75,69 +120,88 @@ def _conv_defects(name: str, s: dict, r: dict) -> list[str]:
     return out
 
 
-def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[str]:
-    """Defects in what follows a layer. Order within the block is not judged: ReLU and max pooling commute."""
+def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[Difference]:
+    """Differences in what follows a layer. Order within the block is not judged: ReLU and max pooling
+    commute, and BatchNorm before or after them is the student's choice (the reference is built in the
+    student's order)."""
     out = []
     sops, rops = list(s.after_ops), list(r.after_ops)
     if "batch_norm" in sops and "batch_norm" not in rops:
-        out.append(f"BatchNorm after {name}" + ("; the handout puts none after the last FC" if is_last else "; this network has none"))
+        out.append(Difference(f"BatchNorm after {name}" + ("; the handout puts none after the last FC" if is_last
+                                                           else "; this network has none"), s.positions("batch_norm")))
     if "batch_norm" in rops and "batch_norm" not in sops:
-        out.append(f"no BatchNorm after {name}")
+        out.append(Difference(f"no BatchNorm after {name}"))
     if "relu" in rops and "relu" not in sops:
         other = [e.get("name") for e in s.after if e["op"] == "activation"]
-        out.append(f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else ""))
+        out.append(Difference(f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else "")))
     if "relu" in sops and "relu" not in rops:
-        out.append(f"a ReLU after {name}" + ("; the logits must not pass through an activation" if is_last else "; the handout has none there"))
+        out.append(Difference(f"a ReLU after {name}" + ("; the logits must not pass through an activation" if is_last
+                                                        else "; the handout has none there"), s.positions("relu")))
     if sops.count("relu") > 1 and rops.count("relu") == 1:
-        out.append(f"ReLU applied {sops.count('relu')} times after {name}")
+        out.append(Difference(f"ReLU applied {sops.count('relu')} times after {name}", s.positions("relu")[1:]))
     for e in s.after:
         if e["op"] == "activation" and "relu" in rops:
-            out.append(f"{e['name']} after {name} where the handout uses ReLU")
+            out.append(Difference(f"{e['name']} after {name} where the handout uses ReLU"))
     if "max_pool" in rops and "max_pool" not in sops:
-        out.append(f"average pooling after {name} where max pooling is specified" if "avg_pool" in sops
-                   else f"no max pooling after {name}")
+        out.append(Difference(f"average pooling after {name} where max pooling is specified" if "avg_pool" in sops
+                              else f"no max pooling after {name}"))
     elif "max_pool" in rops:
         sp = next(e for e in s.after if e["op"] == "max_pool")
         rp = next(e for e in r.after if e["op"] == "max_pool")
         if sp.get("kernel") != rp["kernel"] or sp.get("stride") != rp["stride"]:
-            out.append(f"max pooling after {name} uses kernel {sp.get('kernel')} stride {sp.get('stride')}; "
-                       f"the handout says kernel {rp['kernel'][0]}, stride {rp['stride'][0]}")
+            out.append(Difference(f"max pooling after {name} uses kernel {sp.get('kernel')} stride {sp.get('stride')}; "
+                                  f"the handout says kernel {rp['kernel'][0]}, stride {rp['stride'][0]}"))
+        if sops.count("max_pool") > 1:
+            out.append(Difference(f"max pooling applied {sops.count('max_pool')} times after {name}"))
     if "max_pool" not in rops and ("max_pool" in sops or "avg_pool" in sops):
-        out.append(f"pooling after {name}; the handout pools only after the convolutions")
-    if "softmax" in sops:
-        out.append(f"{'log-' if any(e.get('log') for e in s.after if e['op'] == 'softmax') else ''}softmax applied in "
-                   f"forward after {name}; Net must return the raw logits (the loss applies the softmax)")
+        out.append(Difference(f"pooling after {name}; the handout pools only after the convolutions"))
+    softmax = [e for e in s.after if e["op"] == "softmax"]
+    if softmax and not (is_last and len(softmax) == 1 and softmax[0].get("log")):  # log-probabilities: see below
+        out.append(Difference(f"{'log-' if softmax[0].get('log') else ''}softmax applied in forward after {name}; Net "
+                              f"must return the raw logits (the loss applies the softmax)", s.positions("softmax")))
     return out
 
 
 def describe_differences(student: list[dict], reference: list[dict]) -> list[str]:
     """Structural defects of the student's forward pass relative to the reference, in forward order."""
+    return [d.text for d in differences(student, reference)]
+
+
+def differences(student: list[dict], reference: list[dict]) -> list[Difference]:
+    """Structural differences of the student's forward pass from the reference, in forward order. A
+    log-softmax at the very end is none: the outputs are log-probabilities of the same classifier (the
+    judges compare up to log-softmax, and judge the loss on the student's own pipeline)."""
     s_head, s_blocks = blocks(student)
     _, r_blocks = blocks(reference)
-    defects: list[str] = []
+    defects: list[Difference] = []
     if any(e["op"] not in IGNORED for e in s_head):
-        defects.append(f"operations before the first conv: {', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}")
+        defects.append(Difference(f"operations before the first conv: "
+                                  f"{', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}"))
     s_kinds = [b.layer["op"] for b in s_blocks]
     r_kinds = [b.layer["op"] for b in r_blocks]
     if s_kinds != r_kinds:
         n_sc, n_rc = s_kinds.count("conv"), r_kinds.count("conv")
         n_sl, n_rl = s_kinds.count("linear"), r_kinds.count("linear")
         if n_sc != n_rc:
-            defects.append(f"{n_sc} convolution layers; the handout has {n_rc}")
+            defects.append(Difference(f"{n_sc} convolution layers; the handout has {n_rc}"))
         if n_sl != n_rl:
-            defects.append(f"{n_sl} fully connected layers; the handout has {n_rl} (FC {', FC '.join(str(b.layer['out']) for b in r_blocks if b.layer['op'] == 'linear')})")
+            defects.append(Difference(f"{n_sl} fully connected layers; the handout has {n_rl} (FC "
+                                      f"{', FC '.join(str(b.layer['out']) for b in r_blocks if b.layer['op'] == 'linear')})"))
         if n_sc == n_rc and n_sl == n_rl:
-            defects.append("the layers run in a different order: " + " -> ".join(s_kinds))
+            defects.append(Difference("the layers run in a different order: " + " -> ".join(s_kinds)))
         return defects
     names = layer_names(r_blocks)
     for i, (s, r) in enumerate(zip(s_blocks, r_blocks)):
         name = names[i]
         if r.layer["op"] == "conv":
-            defects += _conv_defects(f"the {_ordinal(i + 1)} conv" if i else "the first conv", s.layer, r.layer)
+            defects += [Difference(t) for t in _conv_defects(f"the {_ordinal(i + 1)} conv" if i else "the first conv",
+                                                             s.layer, r.layer)]
         elif s.layer["out"] != r.layer["out"]:
-            defects.append(f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}")
+            defects.append(Difference(f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}"))
         elif s.layer["in"] != r.layer["in"]:
-            defects.append(f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}")
+            follows = bool(defects)  # a padding, stride, kernel or pooling difference above changes the flattened size
+            defects.append(Difference(f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}"
+                                      + (" (which follows from the above)" if follows else ""), consequence=follows))
         defects += _after_defects(name, s, r, is_last=i == len(r_blocks) - 1)
     return defects
 
