@@ -12,6 +12,9 @@ class Verdict:
     # The measurement came from the student's own code and could not be verified: the item earns nothing
     # automatically, and `fraction` is what a human reviewer would award if they confirm it.
     review: bool = False
+    # The grader could not check the item for a reason that is not the student's (the machine's load): no
+    # score is due either way; the item is to be regraded (status "error").
+    error: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:

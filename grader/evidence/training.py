@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from grader.data import Cifar10, perturb_test_images
+from grader.evidence.budget import START_CPU_S, measure_cpu_per_image, training_budget
 from grader.engine import Protocol, predict, train_started
 from grader.evidence.probes import ProbeInputs
 from grader.options import GradeOptions
@@ -42,6 +43,8 @@ class RunObservation:
     first_conv: np.ndarray | None = None  # (C, 3, k, k) final weights of the first conv, for the report
     images_per_s: float = 0.0
     seconds: float = 0.0  # wall time of the training
+    grader_fault: bool = False  # it failed for a reason that is not the student's (the machine's load): regrade
+    limit: str = ""  # the time limit of a run of the student's own code (grader.evidence.budget)
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,14 @@ def _reference_start(ctx: TrainingSetup, variant: str, o: TaskOutcome) -> tuple[
     from grader.reference.networks import OUTPUT_RTOL, load_into_reference, output_difference, reference_model
 
     network = P.VARIANTS[variant].network
-    model = reference_model(network)
+    model = reference_model(network, o.data.get("events", []))  # BatchNorm before or after the ReLU, as the student's
     inputs = ctx.inputs
     try:
         load_into_reference(model, network, o.data.get("events", []), o.data.get("tensors", []), variant, o.out_dir)
+        # up to log-softmax: a network returning log-probabilities trains as its logits do under cross-entropy
         worst = output_difference(model, [(pass_name.removesuffix("_after"), inputs[x],
                                            o.array(P.start_output(variant, pass_name), shape=(8, 10), dtype="float32"))
-                                          for pass_name, x in P.START_PASSES])
+                                          for pass_name, x in P.START_PASSES], log_probabilities=True)
     except (MappingError, ValueError, KeyError, TypeError) as e:
         return None, f"its tensors do not map onto the reference network ({e})"
     if not worst <= OUTPUT_RTOL:
@@ -142,14 +146,19 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
     """The student's own code trains and predicts in children: its results are whatever the child
     reports, so they are marked unverified (the instructor's edition sends them for review)."""
     ctx.run.put_inputs({P.TRAIN_X: ctx.dataset.train_x, P.TRAIN_Y: ctx.dataset.train_y})
-    proto, wall = ctx.protocol, ctx.options.limits.wall_s
-    request = P.Request(protocol=proto.__dict__, seed=ctx.options.seed, task_timeout_s=wall)
-    outcomes = ctx.run.run([P.train(v) for v in variants], request, timeout_s=wall * len(variants))
+    proto = ctx.protocol
+    budget = training_budget(proto, measure_cpu_per_image(proto, ctx.options.threads))  # CPU time, not wall time
+    request = P.Request(protocol=proto.__dict__, seed=ctx.options.seed, task_timeout_s=budget.wall_s,
+                        task_cpu_s=budget.cpu_s)
+    limits = replace(ctx.options.limits, wall_s=budget.wall_s * len(variants) + START_CPU_S,
+                     cpu_s=int(budget.cpu_s * len(variants) + START_CPU_S))
+    outcomes = ctx.run.run([P.train(v) for v in variants], request, limits=limits)
     observations = {}
     trained = []
     for v in variants:
         o = outcomes[P.train(v)]
-        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds)
+        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds, grader_fault=o.grader_fault,
+                             limit=budget.describe())
         observations[v] = obs
         if not o.ok:
             continue

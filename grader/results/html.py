@@ -33,7 +33,7 @@ PROBLEM_TITLES = {
     "4": "Complexity of a fully connected network",
     "5": "CNN on CIFAR-10",
 }
-STATUSES = ("passed", "partial", "failed", "pending", "review", "skipped")
+STATUSES = ("passed", "partial", "failed", "pending", "review", "error", "skipped")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

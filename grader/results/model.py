@@ -13,7 +13,8 @@ class ItemResult:
     max_score: float  # points
     score: float | None  # points earned; None for a manual item (pending a human grader)
     # "passed" | "partial" | "failed" | "pending" (manual) | "review" (automatic, scored 0 until a human
-    # confirms a measurement the grader could not verify) | "skipped" (not selected by --only)
+    # confirms a measurement the grader could not verify) | "error" (the grader could not check it for a
+    # reason that is not the student's, such as the machine's load: to regrade) | "skipped" (not selected)
     status: str
     feedback: str  # what was checked and which defect was found (plain text; escaped when rendered)
     manual: bool = False

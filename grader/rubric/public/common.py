@@ -56,8 +56,11 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
     for review. An installation without calibration (a student edition without calibration.json) checks
     the completed run only."""
     obs = ctx.training()[variant]
+    if obs.grader_fault:
+        return Verdict(0.0, f"training {what} could not be checked: {obs.error}", error=True)
     if not obs.ok:
-        return Verdict(0.0, f"training {what} failed: {obs.error}")
+        limit = f" (the limit: {obs.limit})" if obs.limit and "CPU time" in obs.error else ""
+        return Verdict(0.0, f"training {what} failed: {obs.error}{limit}")
     if obs.initial_accuracy is not None and obs.initial_accuracy > FRESH_LIMIT:
         return Verdict(0.0, f"{what} already scores {percent(obs.initial_accuracy)} on the test images before any "
                             f"training: the network must start from a fresh initialisation, not from stored weights")
