@@ -1,9 +1,11 @@
 """Compares the layer events of a submitted network's forward pass (see `grader/trace.py`) with the
 reference's, in two ways:
 
-- `describe_differences`: the structural defects a human grader would name ("second conv uses padding 2;
-  the handout says none", "no ReLU after FC 120", "average pooling where max pooling is specified",
-  "BatchNorm after the last FC"). Used for feedback only.
+- `differences` / `describe_differences`: the structural differences a human grader would name ("second
+  conv uses padding 2; the handout says none", "no ReLU after FC 120", "average pooling where max pooling is
+  specified", "BatchNorm after the last FC"), each with the events whose removal corrects it, when it is a
+  removal (the judge replays the forward pass without them: checks.replay), and whether it only follows
+  from an earlier one. A log-softmax at the end, and BatchNorm before or after the ReLU, are none.
 - `map_parameters`: which of the student's tensors plays the role of each reference tensor, by the order
   in which the forward pass uses them; the grader copies them into the reference network and compares
   outputs, which is what decides the item (functional equivalence, not names).

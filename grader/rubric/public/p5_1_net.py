@@ -1,6 +1,7 @@
 """Problem 5.1, public checks: `Net()` builds and maps (N, 3, 32, 32) inputs to finite (N, 10) logits (5.1.1;
 the instructor's run compares its function with the handout's network instead), `loss_fn` equals torch's
-cross-entropy on random logits with the classic mistakes named (5.1.2), and the graded training run of
+cross-entropy on random logits with the classic mistakes named, or, for a Net that returns log-probabilities,
+the student's own pipeline loss_fn(Net()(x), y) is the softmax loss (5.1.2), and the graded training run of
 `Net()` meets the calibrated pass mark (5.1.3)."""
 from __future__ import annotations
 

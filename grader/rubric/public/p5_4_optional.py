@@ -1,8 +1,8 @@
 """Problem 5.4 (bonus), public checks: hand-written Adam (5.4.1) and RMSProp (5.4.2), whose trajectories must
 equal torch.optim's on fixed least-squares problems without calling into it (torch is the oracle, a public
-one; a trajectory that does not is matched against the known variants and the closest is named, under
-the epsilon policy of checks.optimizer_variants), and the criteria of a hand-written augmentation (5.4.3) but the accuracy drop, which needs the
-instructor's reference classifier (grader.rubric.answers.p5_4_optional)."""
+one; a trajectory that does not is matched against the known variants and the closest is named, under the
+epsilon policy of checks.optimizer_variants), and the criteria of a hand-written augmentation (5.4.3) but the
+accuracy drop, which needs the instructor's reference classifier (grader.rubric.answers.p5_4_optional)."""
 from __future__ import annotations
 
 import numpy as np

@@ -94,16 +94,12 @@ class RMSProp(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad + group["weight_decay"] * p
-                state = self.state[p]
-                if not state:
-                    state["ms"], state["mom"] = torch.zeros_like(p), torch.zeros_like(p)
-                state["ms"] = group["alpha"] * state["ms"] + (1 - group["alpha"]) * g ** 2
-                step = g / torch.sqrt(state["ms"] + group["eps"])
-                if group["momentum"] > 0:
-                    state["mom"] = group["momentum"] * state["mom"] + step
-                    step = state["mom"]
-                p -= group["lr"] * step
+            lr, rho, eps, mu, wd = (group[k] for k in ("lr", "alpha", "eps", "momentum", "weight_decay"))
+            for p in filter(lambda q: q.grad is not None, group["params"]):
+                grad = p.grad.add(p, alpha=wd) if wd else p.grad
+                ms = self.state[p].setdefault("ms", torch.zeros_like(p))
+                ms.mul_(rho).add_((1 - rho) * grad * grad)
+                update = grad / (ms + eps).sqrt()  # TensorFlow's RMSProp: epsilon inside the square root
+                if mu:
+                    update = self.state[p].setdefault("mom", torch.zeros_like(p)).mul_(mu).add_(update)
+                p.sub_(lr * update)
