@@ -9,6 +9,7 @@ Results: `out/result.json` (rewritten after every task, so a crash keeps what fi
 """
 from __future__ import annotations
 
+import __future__
 import ast
 import importlib.util
 import io
@@ -157,15 +158,19 @@ def exec_slice(data: dict, namespace: dict) -> list[str]:
         name = cell_filename(notebook, int(cell["cell"]))
         text = str(cell["source"])
         linecache.cache[name] = (len(text), None, [ln + "\n" for ln in text.splitlines()], name)
-    failures = []
+    failures, flags = [], 0
     for s in data.get("statements", []):
         if not s.get("kept"):
             continue
         name = cell_filename(notebook, int(s["cell"]))
         tree = ast.parse(str(s["code"]), filename=name)
         ast.increment_lineno(tree, int(s["line"]) - 1)
+        for node in tree.body:  # `from __future__ import annotations` holds for the statements after it
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                flags |= sum(getattr(__future__, a.name).compiler_flag for a in node.names if hasattr(__future__, a.name))
         try:
-            exec(compile(tree, name, "exec"), namespace)  # noqa: S102  the student's own statement, in the sandbox
+            code = compile(tree, name, "exec", flags=flags, dont_inherit=True)
+            exec(code, namespace)  # noqa: S102  the student's own statement, in the sandbox
         except (Exception, SystemExit, KeyboardInterrupt) as e:  # noqa: BLE001  a grader stop still propagates
             failures.append(f"code cell {s['cell']}, line {_raised_at(e, name) or s['line']}: "
                             f"{type(e).__name__}: {str(e)[:300]}")

@@ -233,3 +233,20 @@ def test_notebook_problems_are_named(tmp_path):
     link.mkdir()
     (link / "submission.py").symlink_to(Path(attacks.BASE))
     assert locate_entry(link).file is None and "symbolic link" in locate_entry(link).problem
+
+
+def test_the_slice_runs_statement_by_statement_under_its_cells_names(tmp_path):
+    """A kept statement that raises does not stop the others, and is reported by cell and line; a __future__
+    import holds for the statements after it, as in the notebook."""
+    from grader.sandbox.child import exec_slice
+
+    nb = notebooks.notebook(["from __future__ import annotations\nimport torch.nn.functional as F",
+                             "width = int('six')\n",
+                             "def loss_fn(logits: Undefined, targets) -> Tensor:\n    return F.cross_entropy(logits, targets)",
+                             "class Net:\n    size = width"])
+    data = slice_notebook(write(nb, tmp_path) / "homework.ipynb")
+    namespace: dict = {}
+    failures = exec_slice(data, namespace)
+    assert failures == ["code cell 2, line 1: ValueError: invalid literal for int() with base 10: 'six'",
+                        "code cell 4, line 2: NameError: name 'width' is not defined"]
+    assert callable(namespace["loss_fn"]) and "Net" not in namespace
