@@ -1,10 +1,12 @@
 """Compares the layer events of a submitted network's forward pass (see `grader/trace.py`) with the
 reference's, in two ways:
 
-- `describe_differences`: the structural defects a human grader would name ("second conv uses padding 2;
-  the handout says none", "no ReLU after FC 120", "average pooling where max pooling is specified",
-  "BatchNorm after the last FC"). Used for feedback only; `diagnose_differences` gives each its diagnosis
-  code (checks.diagnoses) as well.
+- `differences` / `describe_differences`: the structural differences a human grader would name ("second
+  conv uses padding 2; the handout says none", "no ReLU after FC 120", "average pooling where max pooling is
+  specified", "BatchNorm after the last FC"), each with the events whose removal corrects it, when it is a
+  removal (the judge replays the forward pass without them: checks.replay), whether it only follows from an
+  earlier one, and its diagnosis code (checks.diagnoses). A log-softmax at the end, and BatchNorm before or
+  after the ReLU, are none.
 - `map_parameters`: which of the student's tensors plays the role of each reference tensor, by the order
   in which the forward pass uses them; the grader copies them into the reference network and compares
   outputs, which is what decides the item (functional equivalence, not names).
@@ -24,24 +26,70 @@ class Block:
 
     layer: dict
     after: tuple[dict, ...]
+    index: int = 0  # position of the layer's event in the forward pass; after[k] is at index + 1 + k
 
     @property
     def after_ops(self) -> tuple[str, ...]:
         return tuple(e["op"] for e in self.after if e["op"] not in IGNORED)
+
+    def positions(self, op: str) -> tuple[int, ...]:
+        """Event indices of the `op` operations after the layer."""
+        return tuple(self.index + 1 + k for k, e in enumerate(self.after) if e["op"] == op)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A structural difference from the handout's network. `removable`: the student's events whose removal
+    corrects it (an extra ReLU, a BatchNorm too many), so that whether it changes the function can be tested
+    by running the forward pass without them; empty when the correction is not a removal."""
+
+    text: str
+    removable: tuple[int, ...] = ()
+    consequence: bool = False  # follows from an earlier difference (FC 120's inputs after a padded conv): not counted
+    code: str = ""  # its diagnosis code (checks.diagnoses), for the class page's counts
 
 
 def blocks(events: list[dict]) -> tuple[tuple[dict, ...], list[Block]]:
     """Split events into (ops before the first layer, blocks)."""
     head: list[dict] = []
     out: list[Block] = []
-    for e in events:
+    for i, e in enumerate(events):
         if e["op"] in LAYER_OPS:
-            out.append(Block(layer=e, after=()))
+            out.append(Block(layer=e, after=(), index=i))
         elif out:
-            out[-1] = Block(layer=out[-1].layer, after=out[-1].after + (e,))
+            out[-1] = Block(layer=out[-1].layer, after=out[-1].after + (e,), index=out[-1].index)
         else:
             head.append(e)
     return tuple(head), out
+
+
+ORDERED = ("batch_norm", "relu", "max_pool")  # the operations after a layer whose order the reference follows
+
+
+def block_orders(events: list[dict]) -> tuple[tuple[str, ...], ...]:
+    """For each layer, the order of the BatchNorm, ReLU and max pooling that follow it."""
+    return tuple(tuple(e["op"] for e in b.after if e["op"] in ORDERED) for b in blocks(events)[1])
+
+
+def batchnorm_note(events: list[dict]) -> str:
+    """Which BatchNorms do not sit directly after their layer, and after what ("" if all do)."""
+    names = ("conv 1", "conv 2", "FC 120", "FC 84")
+    found = []
+    for name, order in zip(names, block_orders(events)):
+        if "batch_norm" in order and order.index("batch_norm") > 0:
+            before = [{"relu": "ReLU", "max_pool": "pooling"}[o] for o in order[: order.index("batch_norm")]]
+            found.append(f"{name} (after its {' and '.join(before)})")
+    if not found:
+        return ""
+    return (f"BatchNorm not directly after the layer: {', '.join(found)}. The handout says after each layer; "
+            f"BatchNorm directly after it or after its ReLU are both accepted, and the reference network is built in "
+            f"your order")
+
+
+def ends_in_log_softmax(events: list[dict]) -> bool:
+    """Whether the forward pass returns log-probabilities: a log-softmax after its last layer."""
+    _, bs = blocks(events)
+    return bool(bs) and any(e["op"] == "softmax" and e.get("log") for e in bs[-1].after)
 
 
 def layer_names(reference: list[Block]) -> list[str]:
@@ -60,89 +108,99 @@ def _ordinal(n: int) -> str:
     return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"#{n}")
 
 
-def _conv_defects(name: str, s: dict, r: dict) -> list[tuple[str, str]]:
+def _conv_defects(name: str, s: dict, r: dict) -> list[Difference]:
     out = []
     if s["out"] != r["out"]:
-        out.append(("arch.conv_channels", f"{name} has {s['out']} output channels; the handout says {r['out']}"))
+        out.append(Difference(f"{name} has {s['out']} output channels; the handout says {r['out']}", code="arch.conv_channels"))
     if s["kernel"] != r["kernel"]:
-        out.append(("arch.conv_kernel", f"{name} uses a {'x'.join(map(str, s['kernel']))} kernel; the handout says "
-                                        f"{'x'.join(map(str, r['kernel']))}"))
+        out.append(Difference(f"{name} uses a {'x'.join(map(str, s['kernel']))} kernel; the handout says "
+                              f"{'x'.join(map(str, r['kernel']))}", code="arch.conv_kernel"))
     if s["stride"] != r["stride"]:
-        out.append(("arch.conv_stride", f"{name} uses stride {s['stride'][0] if len(set(s['stride'])) == 1 else s['stride']}; "
-                                        f"the handout says {r['stride'][0]}"))
+        out.append(Difference(f"{name} uses stride {s['stride'][0] if len(set(s['stride'])) == 1 else s['stride']}; "
+                              f"the handout says {r['stride'][0]}", code="arch.conv_stride"))
     if s["padding"] != r["padding"]:
         pad = s["padding"][0] if len(set(s["padding"])) == 1 else s["padding"]
-        out.append(("arch.conv_padding", f"{name} uses padding {pad}; the handout says none"))
+        out.append(Difference(f"{name} uses padding {pad}; the handout says none", code="arch.conv_padding"))
     if s.get("dilation", [1, 1]) != r.get("dilation", [1, 1]) or s.get("groups", 1) != r.get("groups", 1):
-        out.append(("arch.conv_dilation", f"{name} uses dilation {s.get('dilation')} / groups {s.get('groups')}; the handout "
-                                          f"uses a plain convolution"))
+        out.append(Difference(f"{name} uses dilation {s.get('dilation')} / groups {s.get('groups')}; the handout uses a "
+                              f"plain convolution", code="arch.conv_dilation"))
     return out
 
 
-def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[tuple[str, str]]:
-    """Defects in what follows a layer. Order within the block is not judged: ReLU and max pooling commute."""
+def _after_defects(name: str, s: Block, r: Block, is_last: bool) -> list[Difference]:
+    """Differences in what follows a layer. Order within the block is not judged: ReLU and max pooling
+    commute, and BatchNorm before or after them is the student's choice (the reference is built in the
+    student's order)."""
     out = []
     sops, rops = list(s.after_ops), list(r.after_ops)
     if "batch_norm" in sops and "batch_norm" not in rops:
-        out.append(("arch.extra_batchnorm", f"BatchNorm after {name}" + ("; the handout puts none after the last FC"
-                                                                          if is_last else "; this network has none")))
+        out.append(Difference(f"BatchNorm after {name}" + ("; the handout puts none after the last FC" if is_last
+                                                           else "; this network has none"), s.positions("batch_norm"),
+                              code="arch.extra_batchnorm"))
     if "batch_norm" in rops and "batch_norm" not in sops:
-        out.append(("arch.missing_batchnorm", f"no BatchNorm after {name}"))
+        out.append(Difference(f"no BatchNorm after {name}", code="arch.missing_batchnorm"))
     if "relu" in rops and "relu" not in sops:
         other = [e.get("name") for e in s.after if e["op"] == "activation"]
-        out.append(("arch.missing_relu", f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else "")))
+        out.append(Difference(f"no ReLU after {name}" + (f" ({other[0]} instead)" if other else ""), code="arch.missing_relu"))
     if "relu" in sops and "relu" not in rops:
-        out.append(("arch.relu_on_logits" if is_last else "arch.extra_relu", f"a ReLU after {name}" + (
-            "; the logits must not pass through an activation" if is_last else "; the handout has none there")))
+        out.append(Difference(f"a ReLU after {name}" + ("; the logits must not pass through an activation" if is_last
+                                                        else "; the handout has none there"), s.positions("relu"),
+                              code="arch.relu_on_logits" if is_last else "arch.extra_relu"))
     if sops.count("relu") > 1 and rops.count("relu") == 1:
-        out.append(("arch.repeated_relu", f"ReLU applied {sops.count('relu')} times after {name}"))
+        out.append(Difference(f"ReLU applied {sops.count('relu')} times after {name}", s.positions("relu")[1:],
+                              code="arch.repeated_relu"))
     for e in s.after:
         if e["op"] == "activation" and "relu" in rops:
-            out.append(("arch.other_activation", f"{e['name']} after {name} where the handout uses ReLU"))
+            out.append(Difference(f"{e['name']} after {name} where the handout uses ReLU", code="arch.other_activation"))
     if "max_pool" in rops and "max_pool" not in sops:
-        out.append(("arch.avg_pool", f"average pooling after {name} where max pooling is specified") if "avg_pool" in sops
-                   else ("arch.missing_pool", f"no max pooling after {name}"))
+        out.append(Difference(f"average pooling after {name} where max pooling is specified", code="arch.avg_pool")
+                   if "avg_pool" in sops else Difference(f"no max pooling after {name}", code="arch.missing_pool"))
     elif "max_pool" in rops:
         sp = next(e for e in s.after if e["op"] == "max_pool")
         rp = next(e for e in r.after if e["op"] == "max_pool")
         if sp.get("kernel") != rp["kernel"] or sp.get("stride") != rp["stride"]:
-            out.append(("arch.pool_size", f"max pooling after {name} uses kernel {sp.get('kernel')} stride "
-                                          f"{sp.get('stride')}; the handout says kernel {rp['kernel'][0]}, stride "
-                                          f"{rp['stride'][0]}"))
+            out.append(Difference(f"max pooling after {name} uses kernel {sp.get('kernel')} stride {sp.get('stride')}; "
+                                  f"the handout says kernel {rp['kernel'][0]}, stride {rp['stride'][0]}", code="arch.pool_size"))
+        if sops.count("max_pool") > 1:
+            out.append(Difference(f"max pooling applied {sops.count('max_pool')} times after {name}", code="arch.pool_size"))
     if "max_pool" not in rops and ("max_pool" in sops or "avg_pool" in sops):
-        out.append(("arch.extra_pool", f"pooling after {name}; the handout pools only after the convolutions"))
-    if "softmax" in sops:
-        out.append(("arch.softmax_in_forward", f"{'log-' if any(e.get('log') for e in s.after if e['op'] == 'softmax') else ''}"
-                                               f"softmax applied in forward after {name}; Net must return the raw logits "
-                                               f"(the loss applies the softmax)"))
+        out.append(Difference(f"pooling after {name}; the handout pools only after the convolutions", code="arch.extra_pool"))
+    softmax = [e for e in s.after if e["op"] == "softmax"]
+    if softmax and not (is_last and len(softmax) == 1 and softmax[0].get("log")):  # log-probabilities: see below
+        out.append(Difference(f"{'log-' if softmax[0].get('log') else ''}softmax applied in forward after {name}; Net "
+                              f"must return the raw logits (the loss applies the softmax)", s.positions("softmax"),
+                              code="arch.softmax_in_forward"))
     return out
 
 
 def describe_differences(student: list[dict], reference: list[dict]) -> list[str]:
     """Structural defects of the student's forward pass relative to the reference, in forward order."""
-    return [text for _, text in diagnose_differences(student, reference)]
+    return [d.text for d in differences(student, reference)]
 
 
-def diagnose_differences(student: list[dict], reference: list[dict]) -> list[tuple[str, str]]:
-    """(diagnosis code, defect as the feedback names it) for each structural defect, in forward order."""
+def differences(student: list[dict], reference: list[dict]) -> list[Difference]:
+    """Structural differences of the student's forward pass from the reference, in forward order. A
+    log-softmax at the very end is none: the outputs are log-probabilities of the same classifier (the
+    judges compare up to log-softmax, and judge the loss on the student's own pipeline)."""
     s_head, s_blocks = blocks(student)
     _, r_blocks = blocks(reference)
-    defects: list[tuple[str, str]] = []
+    defects: list[Difference] = []
     if any(e["op"] not in IGNORED for e in s_head):
-        defects.append(("arch.ops_before_conv", f"operations before the first conv: "
-                                                f"{', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}"))
+        defects.append(Difference(f"operations before the first conv: "
+                                  f"{', '.join(e['op'] for e in s_head if e['op'] not in IGNORED)}", code="arch.ops_before_conv"))
     s_kinds = [b.layer["op"] for b in s_blocks]
     r_kinds = [b.layer["op"] for b in r_blocks]
     if s_kinds != r_kinds:
         n_sc, n_rc = s_kinds.count("conv"), r_kinds.count("conv")
         n_sl, n_rl = s_kinds.count("linear"), r_kinds.count("linear")
         if n_sc != n_rc:
-            defects.append(("arch.conv_count", f"{n_sc} convolution layers; the handout has {n_rc}"))
+            defects.append(Difference(f"{n_sc} convolution layers; the handout has {n_rc}", code="arch.conv_count"))
         if n_sl != n_rl:
-            fcs = ", FC ".join(str(b.layer["out"]) for b in r_blocks if b.layer["op"] == "linear")
-            defects.append(("arch.fc_count", f"{n_sl} fully connected layers; the handout has {n_rl} (FC {fcs})"))
+            defects.append(Difference(f"{n_sl} fully connected layers; the handout has {n_rl} (FC "
+                                      f"{', FC '.join(str(b.layer['out']) for b in r_blocks if b.layer['op'] == 'linear')})",
+                                      code="arch.fc_count"))
         if n_sc == n_rc and n_sl == n_rl:
-            defects.append(("arch.layer_order", "the layers run in a different order: " + " -> ".join(s_kinds)))
+            defects.append(Difference("the layers run in a different order: " + " -> ".join(s_kinds), code="arch.layer_order"))
         return defects
     names = layer_names(r_blocks)
     for i, (s, r) in enumerate(zip(s_blocks, r_blocks)):
@@ -150,9 +208,13 @@ def diagnose_differences(student: list[dict], reference: list[dict]) -> list[tup
         if r.layer["op"] == "conv":
             defects += _conv_defects(f"the {_ordinal(i + 1)} conv" if i else "the first conv", s.layer, r.layer)
         elif s.layer["out"] != r.layer["out"]:
-            defects.append(("arch.fc_outputs", f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}"))
+            defects.append(Difference(f"{name} has {s.layer['out']} outputs; the handout says {r.layer['out']}",
+                                      code="arch.fc_outputs"))
         elif s.layer["in"] != r.layer["in"]:
-            defects.append(("arch.fc_inputs", f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}"))
+            follows = bool(defects)  # a padding, stride, kernel or pooling difference above changes the flattened size
+            defects.append(Difference(f"{name} takes {s.layer['in']} inputs; the reference takes {r.layer['in']}"
+                                      + (" (which follows from the above)" if follows else ""), consequence=follows,
+                                      code="arch.fc_inputs"))
         defects += _after_defects(name, s, r, is_last=i == len(r_blocks) - 1)
     return defects
 

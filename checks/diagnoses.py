@@ -28,9 +28,11 @@ LABELS: dict[str, str] = {
     "bptt.transposed": "BPTT: gradient transposed",
     "bptt.scaled": "BPTT: gradient off by a constant factor",
     "bptt.zeros": "BPTT: gradient all zeros",
+    "bptt.clipped": "BPTT: gradients clipped (min-char-rnn style) instead of dL/dtheta",
     # 5.1.1 / 5.3.1 architecture (checks.architecture)
     "arch.ops_before_conv": "operations before the first conv",
     "arch.cut_graph": "forward cuts the autograd graph (layers that never learn)",
+    "arch.function_differs": "outputs differ from the handout's network with no named defect",
     "arch.conv_count": "wrong number of convolution layers",
     "arch.fc_count": "wrong number of fully connected layers",
     "arch.layer_order": "layers in a different order",

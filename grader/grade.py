@@ -137,6 +137,8 @@ def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibrati
                 result.reference_filters_png = filters_png(reference, title="Reference solution")
         if obs.images_per_s:
             result.environment[f"throughput {name}"] = f"{obs.images_per_s:.0f} training images/s"
+        if obs.limit:
+            result.environment["time limit of the student's training code"] = obs.limit
 
 
 def _environment(iso: Isolation, options: GradeOptions, dataset: Cifar10 | None,

@@ -22,6 +22,7 @@ from grader.evidence.training import RunObservation, TrainingSetup, train_varian
 from grader.options import GradeOptions
 from grader.progress import PHASE, GradeEvent, Listener, ignore
 from grader.sandbox.limits import Isolation
+from grader.sandbox.notebook import item_note
 from grader.sandbox.protocol import Task
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
 
@@ -108,11 +109,23 @@ class GradeContext:
     def answer(self, dotted: str) -> tuple[object | None, str]:
         return self.answers.get(dotted)
 
+    def code_notes(self, names: tuple[str, ...]) -> list[str]:
+        """Where the graded code of `names` comes from, for an item's feedback: the notebook cells that ran for
+        them, and contract names the submission spells another way."""
+        notes = [f"{n} is spelled `{self.run.spellings[n]}` in the submission (accepted)" for n in names
+                 if n in self.run.spellings]
+        if self.run.entry.slice is not None:
+            note = item_note(self.run.entry.slice, names)
+            notes += [note] if note else []
+        return notes
+
     def submission_source(self) -> str:
         """The graded source text (for static checks; never executed here)."""
         entry = self.run.entry
         if not entry.file:
             return ""
+        if entry.slice is not None:  # a notebook: the statements that run
+            return "\n\n".join(str(s["code"]) for s in entry.slice["statements"] if s["kept"])
         try:
             return (self.run.scratch / "submission" / entry.file).read_text(encoding="utf-8", errors="replace")
         except OSError:

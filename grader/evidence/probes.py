@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from checks.rnn_instances import random_instance
+from checks.rnn_instances import large_gradient_instance, random_instance
 from grader.sandbox import protocol as P
 
-BPTT_SIZES = ((3, 2, 4, 1), (4, 3, 5, 5), (5, 4, 3, 8))  # (H, D, K, T): T = 1 included
+# (H, D, K, T): T = 1 included; the last is checks.rnn_instances.large_gradient_instance, whose gradients
+# exceed common clip values (up to 20) in every seed, so clipped gradients are told apart whatever --seed
+BPTT_SIZES = ((3, 2, 4, 1), (4, 3, 5, 5), (5, 4, 3, 8), (4, 3, 3, 40))
+BPTT_LARGE = 3  # index of the large-gradient instance in BPTT_SIZES
 LOSS_SCALES = (0.1, 1.0, 5.0, 30.0)  # logit scales: large ones expose a missing log-sum-exp shift
 ADAM_SETTINGS = ({}, {"lr": 0.01, "betas": [0.8, 0.99]}, {"lr": 0.005, "weight_decay": 0.1}, {"lr": 0.02, "eps": 1e-3})
 RMSPROP_SETTINGS = ({}, {"lr": 0.001, "alpha": 0.9}, {"lr": 0.005, "weight_decay": 0.1}, {"lr": 0.001, "momentum": 0.9})
@@ -46,13 +49,14 @@ def make_probe_inputs(rng: np.random.Generator, aug_images_uint8: np.ndarray | N
         P.OPT_W0: rng.standard_normal((3, 5)),
     }
     for i, (h, d, k, t) in enumerate(BPTT_SIZES):
-        params, xs, ys, h0 = random_instance(rng, H=h, D=d, K=k, T=t)
+        params, xs, ys, h0 = (large_gradient_instance if i == BPTT_LARGE else random_instance)(rng, H=h, D=d, K=k, T=t)
         arrays.update({P.bptt_input(i, key): v for key, v in params.items()})
         arrays.update({P.bptt_input(i, "xs"): xs, P.bptt_input(i, "ys"): np.asarray(ys, dtype=np.int64),
                        P.bptt_input(i, "h0"): h0})
     batches, size = GRADIENT_BATCHES
     arrays[P.GRAD_X] = rng.standard_normal((batches, size, 3, 32, 32)).astype(np.float32)  # (B, N, 3, 32, 32)
     arrays[P.GRAD_Y] = rng.integers(0, 10, size=(batches, size)).astype(np.int64)  # (B, N)
+    arrays[P.PIPELINE_TARGETS] = rng.integers(0, 10, size=8).astype(np.int64)  # (8,) for loss_fn(Net()(ARCH_X2), y)
     if aug_images_uint8 is not None:
         arrays[P.AUG_IMAGES] = aug_images_uint8.astype(np.float32) / 127.5 - 1.0  # (N, 3, 32, 32) in [-1, 1]
     request = P.Request(bptt_instances=len(BPTT_SIZES), init_draws=INIT_DRAWS, optimizer_steps=OPTIMIZER_STEPS,

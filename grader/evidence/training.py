@@ -20,6 +20,7 @@ import torch
 
 from checks.initialisers import LayerDraws
 from grader.data import Cifar10, perturb_test_images
+from grader.evidence.budget import START_CPU_S, measure_cpu_per_image, training_budget
 from grader.engine import Protocol, predict, train_started
 from grader.evidence.draws import read_layer_draws
 from grader.evidence.probes import ProbeInputs
@@ -53,6 +54,7 @@ class RunObservation:
     images_per_s: float = 0.0
     seconds: float = 0.0  # wall time of the training
     grader_fault: bool = False  # not ok because the grader failed to observe it (`error` says how)
+    limit: str = ""  # the time limit of a run of the student's own code (grader.evidence.budget)
 
 
 @dataclass(frozen=True)
@@ -127,14 +129,15 @@ def _reference_start(ctx: TrainingSetup, variant: str, o: TaskOutcome) -> tuple[
     from grader.reference.networks import OUTPUT_RTOL, load_into_reference, output_difference, reference_model
 
     network = P.VARIANTS[variant].network
-    model = reference_model(network)
+    model = reference_model(network, o.data.get("events", []))  # BatchNorm before or after the ReLU, as the student's
     inputs = ctx.inputs
     try:
         mapping = load_into_reference(model, network, o.data.get("events", []), o.data.get("tensors", []), variant,
                                       o.out_dir)
+        # up to log-softmax: a network returning log-probabilities trains as its logits do under cross-entropy
         worst = output_difference(model, [(pass_name.removesuffix("_after"), inputs[x],
                                            o.array(P.start_output(variant, pass_name), shape=(8, 10), dtype="float32"))
-                                          for pass_name, x in P.START_PASSES])
+                                          for pass_name, x in P.START_PASSES], log_probabilities=True)
     except (MappingError, ValueError, KeyError, TypeError) as e:
         return None, f"its tensors do not map onto the reference network ({e})"
     if not worst <= OUTPUT_RTOL:
@@ -180,16 +183,21 @@ def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarra
     """The student's own code trains and predicts in children: its results are whatever the child
     reports, so they are marked unverified (the instructor's edition sends them for review)."""
     ctx.run.put_inputs({P.TRAIN_X: ctx.dataset.train_x, P.TRAIN_Y: ctx.dataset.train_y})
-    proto, wall = ctx.protocol, ctx.options.limits.wall_s
-    request = P.Request(protocol=proto.__dict__, seed=ctx.options.seed, task_timeout_s=wall)
+    proto = ctx.protocol
+    budget = training_budget(proto, measure_cpu_per_image(proto, ctx.options.threads))  # CPU time, not wall time
+    # The child's task alarm counts CPU time: task_timeout_s seconds on each of its threads (grader.sandbox.child)
+    request = P.Request(protocol=proto.__dict__, seed=ctx.options.seed, task_timeout_s=budget.cpu_s / ctx.options.threads)
+    limits = replace(ctx.options.limits, wall_s=budget.wall_s * len(variants) + START_CPU_S,
+                     cpu_s=int(budget.cpu_s * len(variants) + START_CPU_S))
     labels = ", ".join(P.VARIANTS[v].label for v in variants)
     ctx.listener(GradeEvent(PHASE, f"training {labels} with the submission's own code in a sandbox"))
-    outcomes = ctx.run.run([P.train(v) for v in variants], request, timeout_s=wall * len(variants))
+    outcomes = ctx.run.run([P.train(v) for v in variants], request, limits=limits)
     observations = {}
     trained = []
     for v in variants:
         o = outcomes[P.train(v)]
-        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds, grader_fault=o.grader_fault)
+        obs = RunObservation(variant=v, ok=o.ok, error=o.error, seconds=o.seconds, grader_fault=o.grader_fault,
+                             limit=budget.describe())
         observations[v] = obs
         if not o.ok:
             continue

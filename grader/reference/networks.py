@@ -9,16 +9,23 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from checks.architecture import map_parameters
+from checks.architecture import block_orders, map_parameters
+from checks.replay import log_softmax, relative_difference
 from grader.sandbox import protocol as P
 from grader.sandbox.process import load_array
 from grader.sandbox.trace import trace_forward
-from solutions.cnn import Net, NetBN
+from solutions.cnn import HANDOUT_ORDERS, Net, NetBN
 
 IDENTITY_FILL = {"bias": 0.0, "running_mean": 0.0, "weight": 1.0, "running_var": 1.0}  # for tensors a student may omit
 
 
-def reference_model(name: str) -> nn.Module:
+def reference_model(name: str, student_events: list[dict] | None = None) -> nn.Module:
+    """The handout's network; for NetBN, with each BatchNorm before or after its layer's ReLU as the student's
+    traced forward pass has it (the handout allows either)."""
+    if name == "NetBN" and student_events:
+        orders = block_orders(student_events)[:4]
+        if [sorted(o) for o in orders] == [sorted(o) for o in HANDOUT_ORDERS]:
+            return NetBN(orders=orders)
     return {"Net": Net, "NetBN": NetBN}[name]()
 
 
@@ -72,10 +79,13 @@ def load_into_reference(model: nn.Module, name: str, student_events: list[dict],
 OUTPUT_RTOL = 1e-4  # relative tolerance on logits of functionally equal networks (float32 summation order)
 
 
-def output_difference(model: nn.Module, checks: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
+def output_difference(model: nn.Module, checks: list[tuple[str, np.ndarray, np.ndarray]],
+                      log_probabilities: bool = False) -> float:
     """Largest relative difference between the reference network's logits and the student's, over
     (mode, inputs (N, 3, 32, 32), student logits (N, 10)) in the order given (a train-mode pass moves
-    BatchNorm statistics, so eval mode comes first). The model's state is left as it was found."""
+    BatchNorm statistics, so eval mode comes first). `log_probabilities`: compare the log-softmax of both,
+    which is what a classifier's outputs mean (a network that returns log_softmax of the handout's logits is
+    the same classifier). The model's state is left as it was found."""
     state = {k: v.clone() for k, v in model.state_dict().items()}
     worst = 0.0
     try:
@@ -83,7 +93,18 @@ def output_difference(model: nn.Module, checks: list[tuple[str, np.ndarray, np.n
             model.train(mode == "train")
             with torch.no_grad():
                 y_ref = model(torch.from_numpy(x)).numpy()
-            worst = max(worst, float(np.abs(y_student - y_ref).max() / (np.abs(y_ref).max() + 1e-6)))
+            if log_probabilities:
+                y_student, y_ref = log_softmax(y_student), log_softmax(y_ref)
+            worst = max(worst, relative_difference(y_student, y_ref))
     finally:
         model.load_state_dict(state)
     return worst
+
+
+def student_tensors(tensors: list, owner: str, out_dir: Path) -> dict[str, np.ndarray]:
+    """The tensors a child exported for `owner` (P.state_tensor(owner, i), listed as tensors[i] = [name,
+    shape]), by the student's names, for replaying the student's forward pass (checks.replay)."""
+    if not isinstance(tensors, list):
+        raise ValueError("the exported tensors are not a list")
+    return {str(t[0]): load_array(out_dir, P.state_tensor(owner, i), dtype="float32")
+            for i, t in enumerate(tensors) if isinstance(t, list) and len(t) == 2}

@@ -41,6 +41,12 @@ class Item:
         return self.judge.startswith(PUBLIC_JUDGES)
 
     @property
+    def contract_names(self) -> tuple[str, ...]:
+        """The submission's names whose code the item runs (its feedback says where a notebook defines them)."""
+        tasks = self.probes + tuple(P.start(v) for v in self.variants)
+        return tuple(dict.fromkeys(n for t in tasks for n in P.contract_names(t)))
+
+    @property
     def needs_data(self) -> bool:
         return bool(self.variants) or self.augment_images
 
@@ -80,7 +86,7 @@ ITEMS: tuple[Item, ...] = (
          public_judge=_j("public.p5_1_net", "net_outputs_logits"),
          student_check="Net() builds and maps (N, 3, 32, 32) to finite (N, 10) logits; the instructor's run also "
                        "compares its function with the handout's network"),
-    Item("5.1.2", "loss", 2, probes=(P.LOSS,), judge=_j("public.p5_1_net", "loss"),
+    Item("5.1.2", "loss", 2, probes=(P.LOSS, P.PIPELINE), judge=_j("public.p5_1_net", "loss"),
          student_check="the instructor's check: loss_fn equals torch's cross-entropy, classic mistakes named"),
     Item("5.1.3", "Net trains (accuracy)", 3, variants=("net",), judge=_j("public.p5_1_net", "net_trains"),
          student_check="the graded training run completes without NaN (and meets the calibrated pass mark, when "

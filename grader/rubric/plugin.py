@@ -177,8 +177,9 @@ def _scored(item: Item, test: dict | None, ctx: GradeContext | None) -> ItemResu
     if meta.get("review"):  # nothing is awarded on the strength of what the student's code reported
         feedback = f"{review_note(score, item.points)} {feedback}"
         proposed, score, status = score, 0.0, "review"
-    if meta.get("notes"):
-        feedback += " Notes: " + " ".join(map(str, meta["notes"]))
+    notes = [str(n) for n in meta.get("notes") or []] + (ctx.code_notes(item.contract_names) if ctx is not None else [])
+    if notes:
+        feedback += " Notes: " + " ".join(n if n.endswith(".") else n + "." for n in notes)
     diagnoses = tuple(str(c) for c in meta.get("diagnoses") or ())
     if ctx is not None and ctx.edition == "student" and not item.public:  # only the form was checked here
         return ItemResult(**base, score=None, status="format", diagnoses=diagnoses,

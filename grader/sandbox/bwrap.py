@@ -12,8 +12,9 @@ INSIDE = Path("/sandbox")  # where the scratch directory appears inside bubblewr
 # The only grader modules the child imports (grader.sandbox.child and what it imports), relative to the
 # `grader` package; inside bubblewrap they are all the child sees of the grader's tree. A module added to
 # the child's imports must be listed here (tests/grader/test_sandbox.py checks the list against the imports).
-CHILD_MODULES = ("__init__.py", "engine.py", "sandbox/__init__.py", "sandbox/child.py", "sandbox/errors.py",
-                 "sandbox/guard.py", "sandbox/protocol.py", "sandbox/tasks.py", "sandbox/trace.py", "sandbox/watch.py")
+CHILD_MODULES = ("__init__.py", "engine.py", "sandbox/__init__.py", "sandbox/child.py", "sandbox/contract.py",
+                 "sandbox/errors.py", "sandbox/guard.py", "sandbox/protocol.py", "sandbox/slicing.py", "sandbox/tasks.py",
+                 "sandbox/trace.py", "sandbox/watch.py")
 SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 
 

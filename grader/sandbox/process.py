@@ -46,7 +46,7 @@ from grader.sandbox.bwrap import INSIDE, bwrap_argv, existing, import_paths
 from grader.sandbox.cgroup import ChildCgroup, kill_until_gone
 from grader.sandbox.limits import ChildOutcome, Isolation, Limits
 from grader.sandbox.nesting import json_depth
-from grader.sandbox.protocol import LOADING_LINE, MARKER_VAR
+from grader.sandbox.protocol import CHILD_MODULE, LOADING_LINE, MARKER_VAR, PHASE_MODULE
 from grader.sandbox.space import DISK_POLL_S, ChildSpace
 from grader.sandbox.tree import TreeCaps, remove_tree, walk
 
@@ -196,7 +196,7 @@ def _supervise(phase: str, request: dict, scratch: Path, space: ChildSpace, limi
     base, rw = (INSIDE, INSIDE) if iso.bwrap else (scratch, space.root)
     # -P: the work folder (the child's cwd, writable) is not put first on sys.path, so nothing the student
     # wrote there can stand in for a module the grader imports
-    cmd = [sys.executable, "-P", "-s", "-B", "-m", "grader.sandbox.child", phase, str(base), str(rw)]
+    cmd = [sys.executable, "-P", "-s", "-B", "-m", PHASE_MODULE.get(phase, CHILD_MODULE), phase, str(base), str(rw)]
     threads = int(request.get("threads", 2))
     if iso.bwrap:
         cmd = bwrap_argv(iso, scratch, space.root, existing(list(hidden)), uid, tmp_bytes=limits.disk_bytes) + cmd

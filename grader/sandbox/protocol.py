@@ -14,6 +14,13 @@ CONTRACT = ("Net", "init_weights", "NetBN", "loss_fn", "bptt_gradients", "Adam",
 BPTT_KEYS = ("W_xh", "W_hh", "b_h", "W_hz", "b_z")  # the parameters of Problem 1's RNN, in the handout's order
 NETWORKS = ("Net", "NetBN")
 OPTIMIZERS = ("Adam", "RMSProp")
+# Other spellings of a contract name that a submission may use instead (torch spells it RMSprop).
+ALIASES = {"RMSProp": ("RMSprop", "RmsProp", "Rmsprop")}
+
+
+def canonical(name: str) -> str:
+    """The contract's spelling of `name` (itself, or the name it is an alias of)."""
+    return next((c for c, spellings in ALIASES.items() if name in spellings), name)
 
 
 @dataclass(frozen=True)
@@ -59,17 +66,35 @@ class Task:
         return cls(kind, arg)
 
 
-# kind -> the phase (one child process) that runs it. Probe tasks are quick and independent of the data;
-# "start" builds the starting networks of the graded runs; "train"/"predict" run the student's own training
-# (only for networks the grader cannot train itself).
-PHASE_OF = {"names": "probe", "arch": "probe", "loss": "probe", "init": "probe", "bptt": "probe",
-            "optimizer": "probe", "augment": "probe", "start": "start", "train": "train", "predict": "predict"}
+# kind -> the phase (one child process) that runs it. "slice" reads a notebook and chooses the statements
+# to run (grader.sandbox.slicing, which never runs student code); probe tasks are quick and independent of
+# the data; "start" builds the starting networks of the graded runs; "train"/"predict" run the student's own
+# training (only for networks the grader cannot train itself).
+PHASE_OF = {"slice": "slice", "names": "probe", "arch": "probe", "loss": "probe", "pipeline": "probe", "init": "probe",
+            "bptt": "probe", "optimizer": "probe", "augment": "probe", "start": "start", "train": "train",
+            "predict": "predict"}
+# The module a phase's child runs (`python -m MODULE PHASE BASE`): the slice phase needs no torch.
+PHASE_MODULE = {"slice": "grader.sandbox.slicing"}
+CHILD_MODULE = "grader.sandbox.child"
 
+SLICE = Task("slice")
 NAMES = Task("names")
 LOSS = Task("loss")
+PIPELINE = Task("pipeline")  # loss_fn(Net()(x), y): the student's own pipeline, for 5.1.2
 INIT = Task("init")
 BPTT = Task("bptt")
 AUGMENT = Task("augment")
+
+
+def contract_names(task: Task) -> tuple[str, ...]:
+    """The contract names whose code a task runs (the item feedback says where a notebook defines them)."""
+    if task.kind in ("arch", "optimizer"):
+        return (task.arg,)
+    if task.kind in ("start", "train", "predict"):
+        v = VARIANTS[task.arg]
+        return (v.network, "init_weights") if v.init else (v.network,)
+    return {"loss": ("loss_fn",), "pipeline": ("loss_fn", "Net"), "init": ("init_weights", "Net"), "bptt": ("bptt_gradients",),
+            "augment": ("augment",)}.get(task.kind, ())
 
 
 def arch(network: str) -> Task:
@@ -125,6 +150,7 @@ ARCH_X1 = "arch_x1"  # (8, 3, 32, 32) float32: a train-mode pass
 ARCH_X2 = "arch_x2"  # (8, 3, 32, 32) float32: eval-mode passes
 LOSS_LOGITS = "loss_logits"  # (R, N, 10) float32
 LOSS_TARGETS = "loss_targets"  # (R, N) int64
+PIPELINE_TARGETS = "pipeline_targets"  # (8,) int64: classes of ARCH_X2 for loss_fn(Net()(x), y)
 OPT_X, OPT_Y, OPT_W0 = "opt_X", "opt_Y", "opt_W0"  # float64 least-squares problem (N, D), (N, K), (K, D)
 AUG_IMAGES = "aug_images"  # (N, 3, 32, 32) float32 in [-1, 1]
 GRAD_X = "grad_x"  # (B, N, 3, 32, 32) float32: B batches whose loss gradients the networks report (train mode)
@@ -140,6 +166,8 @@ def bptt_input(instance: int, key: str) -> str:
 
 # Outputs (out/)
 LOSS_VALUES = "loss_values"  # (R,) float64
+PIPELINE_OUTPUT = "pipeline_output"  # (8, 10) float32: Net()(ARCH_X2) in eval mode, as loss_fn received it
+PIPELINE_LOSS = "pipeline_loss"  # (1,) float64: loss_fn(Net()(ARCH_X2), PIPELINE_TARGETS)
 START_PASSES = (("eval", ARCH_X2), ("train", ARCH_X1), ("eval_after", ARCH_X2))  # (pass, input), in order
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from grader.sandbox.limits import Isolation, Limits
 from grader.sandbox.process import load_array, make_scratch, run_child
-from grader.sandbox.protocol import Request, Task
+from grader.sandbox.notebook import slice_entry
+from grader.sandbox.protocol import CONTRACT, Request, Task
 from grader.sandbox.submission import Entry, locate_entry
 from grader.sandbox.tree import remove_tree
 
@@ -26,6 +27,7 @@ from grader.sandbox.tree import remove_tree
 class TaskOutcome:
     ok: bool
     error: str = ""  # why it failed, in words a student can act on
+    grader_fault: bool = False  # it failed for a reason that is not the student's (the machine's load): regrade
     data: dict = field(default_factory=dict)  # the child's JSON for this task
     out_dir: Path | None = None  # where its arrays are
     seconds: float = 0.0
@@ -44,8 +46,6 @@ class SubmissionRun:
         self.entry: Entry = locate_entry(folder)
         self.scratch = make_scratch(folder if self.entry.file else None, base=scratch_base, notes=self.entry.notes,
                                     first=self.entry.file)
-        if self.entry.notebook_source is not None:
-            (self.scratch / "submission" / self.entry.file).write_text(self.entry.notebook_source)
         self._children = 0
         self.child_seconds: dict[str, float] = {}  # phase -> wall seconds, for the report
         self.stops: list[str] = []  # how every child that did not end normally ended: "timeout", "memory", ...
@@ -53,22 +53,28 @@ class SubmissionRun:
         self.deadline: float | None = None  # time.monotonic() by which every child must have ended (the grader's
         #                                     limit per student); a child stopped there is the grader's failure
         self.deadline_hit = False
+        self.load_warnings: list[str] = []  # statements of a notebook's slice that raised while loading
+        self.spellings: dict[str, str] = {}  # contract name -> the spelling the submission uses (RMSprop)
+        if self.entry.notebook:
+            self.entry = slice_entry(self, self.entry)
 
     def put_inputs(self, arrays: dict[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
             np.save(self.scratch / "in" / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
 
     def run(self, tasks: list[Task], request: Request, timeout_s: float | None = None,
-            carry: list[Path] = ()) -> dict[Task, TaskOutcome]:
+            carry: list[Path] = (), limits: Limits | None = None) -> dict[Task, TaskOutcome]:
         """Run `tasks` (all of one phase) in as many children as it takes; every task gets an outcome. `carry`:
-        files of earlier children that each child finds in its work/."""
+        files of earlier children that each child finds in its work/; `limits` replaces the run's limits for
+        these children, `timeout_s` their wall-clock limit."""
         if not self.entry.file:
             return {t: TaskOutcome(False, error=self.entry.problem) for t in tasks}
         phases = {t.phase for t in tasks}
         if len(phases) != 1:
             raise ValueError(f"one phase per child, got {sorted(phases)}")
         phase = phases.pop()
-        limits = self.limits if timeout_s is None else replace(self.limits, wall_s=timeout_s)
+        limits = limits or self.limits
+        limits = limits if timeout_s is None else replace(limits, wall_s=timeout_s)
         results: dict[Task, TaskOutcome] = {}
         remaining = list(tasks)
         while remaining:
@@ -90,6 +96,7 @@ class SubmissionRun:
                 self.stops.append(outcome.status)
             if outcome.results.get("load_error") and not self.load_problem:
                 self.load_problem = str(outcome.results["load_error"])[:2000]
+            self._note_load(outcome.results)
             reported = outcome.results.get("tasks", {}) if isinstance(outcome.results.get("tasks"), dict) else {}
             for t in remaining:
                 r = reported.get(t.key)
@@ -118,6 +125,17 @@ class SubmissionRun:
             results[culprit] = TaskOutcome(False, error=reason, seconds=outcome.seconds)
             remaining = [t for t in remaining if t not in results]
         return results
+
+    def _note_load(self, results: dict) -> None:
+        """What a child's import found besides success or failure: statements of the slice that raised, and
+        contract names spelled another way (both strings the child wrote: capped, never trusted)."""
+        warnings = results.get("load_warnings")
+        if isinstance(warnings, list) and not self.load_warnings:
+            self.load_warnings = [str(w)[:500] for w in warnings[:20]]
+        spellings = results.get("spellings")
+        if isinstance(spellings, dict):
+            self.spellings.update({str(k)[:40]: str(v)[:40] for k, v in list(spellings.items())[:20]
+                                   if str(k) in CONTRACT})
 
     def close(self) -> None:
         remove_tree(self.scratch)

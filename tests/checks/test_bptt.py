@@ -256,3 +256,45 @@ def test_variant_gradients_without_a_variant_is_the_reference() -> None:
 def test_unknown_variant_name_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown variant"):
         cb.variant_gradients(*random_instance(np.random.default_rng(0), 1, 1, 2, 1), variant="typo")
+
+
+def _clipped(grads: dict, c: float) -> dict:
+    return {k: np.clip(v, -c, c) for k, v in grads.items()}
+
+
+@pytest.mark.parametrize("clip", [1.0, 5.0, 10.0, 20.0])
+def test_clipped_gradients_are_named_with_the_same_verdict_in_every_seed(clip):
+    """min-char-rnn clips every gradient to [-5, 5]; the probe's instances include one whose true gradients
+    exceed every clip value up to 20 in every seed (seeds 0-49), so the verdict cannot depend on --seed."""
+    from grader.evidence.probes import BPTT_SIZES, make_probe_inputs
+
+    verdicts = set()
+    for seed in range(50):
+        inputs = make_probe_inputs(np.random.default_rng(seed), None)
+        instances = [inputs.bptt_instance(i) for i in range(len(BPTT_SIZES))]
+        reference = [cb.bptt_gradients(*inst) for inst in instances]
+        student = [_clipped(r, clip) for r in reference]
+        one, two = cb.judge_output_layer(student, reference, instances), cb.judge_recurrent(student, reference, instances)
+        verdicts.add((one.fraction, two.fraction, one.feedback, two.feedback))
+    [(f1, f2, text1, text2)] = verdicts
+    assert f1 == f2 == cb.CLIP_CREDIT
+    assert f"your gradients are clipped to [-{clip:g}, {clip:g}]" in text1 and "dL/dtheta" in text2
+
+
+def test_large_gradient_instances_exceed_common_clip_values_in_every_seed():
+    """500 seeds: every gradient of the large instance has an entry above 20 (its smallest maximum was 24)."""
+    from checks.rnn_instances import large_gradient_instance
+
+    smallest = min(np.abs(g).max() for seed in range(500)
+                   for g in cb.bptt_gradients(*large_gradient_instance(np.random.default_rng(seed), 4, 3, 3, 40)).values())
+    assert smallest > 20
+
+
+def test_a_wrong_gradient_that_is_also_clipped_is_not_called_clipped():
+    instances = cb.grading_instances(0)
+    reference = cb.reference_gradients(instances)
+    wrong = [_clipped(cb.variant_gradients(*inst, variant="no_recursion"), 0.5) for inst in instances]
+    verdict = cb.judge_recurrent(wrong, reference, instances)
+    assert verdict.fraction == 0.0  # clipping explains W_hz (right but clipped), not the recursion's error
+    assert "W_hz wrong: your gradients are clipped to [-0.5, 0.5]" in verdict.feedback
+    assert "W_hh wrong: right for T=1 but wrong for longer sequences" in verdict.feedback

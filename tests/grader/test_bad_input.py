@@ -74,6 +74,12 @@ def deep_folder(folder: Path) -> None:
 BLOWUP = "(d+n+L+c+1)^100*(d+n+L+c+2)^100*(d*n+L*c+3)^100"  # sympy's expand would run for hours
 
 
+FIFO = b"@@FIFO@@"  # as a file's content: the file is made a FIFO (named pipe), which blocks whoever opens it
+# About 9 MiB of literals in one cell: parsing it cost the grading process 4.9 GB and two minutes when the
+# grading process read notebooks itself.
+LITERALS = "X = [" + ", ".join(str(i) for i in range(1_300_000)) + "]"
+
+
 @dataclass(frozen=True)
 class Case:
     files: dict[str, str | bytes]
@@ -174,6 +180,12 @@ CASES: dict[str, Case] = {
     "folder_deeper_than_path_max": Case(
         {"submission.py": BASE}, "5.1.2", {}, full=("5.1.2",), make=deep_folder,
         notes=("is more than 16 folders deep; it was left out",)),
+    "fifo_named_like_a_notebook": Case(
+        {"homework.ipynb": FIFO}, "5.1.1", {"5.1.1": ("homework.ipynb (FIFO) is not a regular file",)},
+        load_problem="not a regular file"),
+    "notebook_of_literals": Case(
+        {"homework.ipynb": notebook([LITERALS, BASE])}, "5.1.2", {}, full=("5.1.2",),
+        notes=("code cell 1 holds", "it was skipped")),
     "nan_loss_in_training": Case(
         {"submission.py": in_net_forward("x = self.features(x)\nx = x.view(x.size(0), -1)\n"
                                          "return self.classifier(x) * float('nan')")},
@@ -184,7 +196,10 @@ CASES: dict[str, Case] = {
 def write_case(case: Case, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name, content in case.files.items():
-        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+        if content == FIFO:
+            os.mkfifo(folder / name)
+        else:
+            (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     if case.make:
         case.make(folder)
     return folder
@@ -232,3 +247,18 @@ def test_bad_input_is_graded_with_a_clear_message(name, tmp_path, request, calib
     notes = " ".join(result.notes)
     for phrase in case.notes:
         assert phrase in notes, f"{phrase!r} not in the notes: {result.notes}"
+
+
+@pytest.mark.timeout(120)
+def test_notebooks_cost_the_grading_process_neither_memory_nor_time(tmp_path, calibration, isolation):
+    """The FIFO is refused before it is opened (opening it would block forever), and the notebook of literals
+    is parsed and sliced by a limited child: the grading process grows by less than 200 MiB."""
+    for name in ("fifo_named_like_a_notebook", "notebook_of_literals"):
+        case = CASES[name]
+        folder = write_case(case, tmp_path / name)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+        start = time.monotonic()
+        grade(folder, GradeOptions(selected=RUBRIC.select(case.only), verify_reference=False), calibration=calibration,
+              isolation=isolation)
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+        assert grown < 200 and time.monotonic() - start < 60, f"{name}: grew {grown:.0f} MiB"

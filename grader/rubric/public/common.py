@@ -62,7 +62,8 @@ def judge_training(ctx, variant: str, what: str) -> Verdict:
     if obs.grader_fault:
         raise GraderFault(f"training {what}: {obs.error}")
     if not obs.ok:
-        return Verdict(0.0, f"training {what} failed: {obs.error}", diagnoses=("train.failed",))
+        limit = f" (the limit: {obs.limit})" if obs.limit and "CPU time" in obs.error else ""
+        return Verdict(0.0, f"training {what} failed: {obs.error}{limit}", diagnoses=("train.failed",))
     problem = start_problem(ctx, variant, obs)
     if problem:
         return Verdict(0.0, f"{what} does not start from a fresh random draw of {initialiser(variant)}, so the run "

@@ -17,6 +17,12 @@ COVERAGE = 0.999  # a correct initialisation passes every layer's test together 
 LAYER_NAMES = ("conv 1", "conv 2", "FC 120", "FC 84", "FC 10")
 
 
+def readable(x: float) -> str:
+    """A ratio or bound a student can read: three decimals near 1, significant digits near zero (a variance
+    ratio of 0.00002 is "2e-05", not "0.000")."""
+    return f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2g}"
+
+
 def judge_layer(name: str, w: np.ndarray, z: float) -> tuple[bool, str, str]:
     """(passed, what the feedback says, diagnosis code of the defect or ""); w (draws, out, in[, k, k]): one
     layer's weights from several independent initialisations."""
@@ -29,12 +35,12 @@ def judge_layer(name: str, w: np.ndarray, z: float) -> tuple[bool, str, str]:
     if abs(mean) > mean_hw + 1e-12:
         return False, f"{name}: mean weight {mean:.3g}, expected 0 (within {mean_hw:.2g})", "init.nonzero_mean"
     if abs(ratio - 1) <= hw:
-        return True, f"{name}: Var[w]*fan_in/2 = {ratio:.3f} (1 within {hw:.3f})", ""
+        return True, f"{name}: Var[w]*fan_in/2 = {readable(ratio)} (1 within {readable(hw)})", ""
     ratio_out, hw_out = variance_ratio_bound(w, 2.0 / fan_out, z)
     if abs(ratio_out - 1) <= hw_out:
-        return True, (f"{name}: Var[w]*fan_out/2 = {ratio_out:.3f}: fan-out scaling (the handout's backward case) "
+        return True, (f"{name}: Var[w]*fan_out/2 = {readable(ratio_out)}: fan-out scaling (the handout's backward case) "
                       f"is accepted; the forward case uses fan-in = {fan_in}"), ""
-    return False, (f"{name}: Var[w]*fan_in/2 = {ratio:.3f}, expected 1 (within {hw:.3f}): off by a factor of "
+    return False, (f"{name}: Var[w]*fan_in/2 = {readable(ratio)}, expected 1 (within {readable(hw)}): off by a factor of "
                    f"{ratio:.3g} (weight std {std:.3g}, He init needs sqrt(2/{fan_in}) = {math.sqrt(2 / fan_in):.3g})"
                    ), "init.wrong_variance"
 

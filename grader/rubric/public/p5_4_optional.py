@@ -1,7 +1,8 @@
 """Problem 5.4 (bonus), public checks: hand-written Adam (5.4.1) and RMSProp (5.4.2), whose trajectories must
 equal torch.optim's on fixed least-squares problems without calling into it (torch is the oracle, a public
-one), and the criteria of a hand-written augmentation (5.4.3) but the accuracy drop, which needs the
-instructor's reference classifier (grader.rubric.answers.p5_4_optional)."""
+one; a trajectory that does not is matched against the known variants and the closest is named, under the
+epsilon policy of checks.optimizer_variants), and the criteria of a hand-written augmentation (5.4.3) but the
+accuracy drop, which needs the instructor's reference classifier (grader.rubric.answers.p5_4_optional)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,13 +10,13 @@ import torch
 
 from checks.augmentation import RECOGNISABLE, classify, describe
 from checks.library_use import library_uses
+from checks.optimizer_variants import TORCH_DEFAULTS, UPDATE_RTOL, closest
 from checks.verdict import Verdict
 from grader.evidence.probes import OPTIMIZER_SETTINGS, OPTIMIZER_STEPS
 from grader.rubric.public.common import failed
 from grader.sandbox import protocol as P
 from grader.sandbox.tasks import least_squares_trajectory
 
-TRAJECTORY_RTOL = 1e-6  # float64 trajectories of the same update rule agree to ~1e-12
 LIBRARY = {"Adam": torch.optim.Adam, "RMSProp": torch.optim.RMSprop}
 
 
@@ -26,6 +27,9 @@ def reference_trajectory(name: str, kwargs: dict, X, Y, W0) -> np.ndarray:
 
 
 def judge_optimizer(ctx, name: str) -> Verdict:
+    """Each setting passes when the trajectory is torch.optim's update within rounding (UPDATE_RTOL of the
+    distance travelled), or a variant the epsilon policy accepts; otherwise the closest known variant is
+    named (checks.optimizer_variants)."""
     o = ctx.probe(P.optimizer(name))
     if not o.ok:
         return failed(o, name)
@@ -37,7 +41,8 @@ def judge_optimizer(ctx, name: str) -> Verdict:
                             f"{', '.join((runtime + static)[:5])}.", diagnoses=("opt.library_use",))
     X, Y, W0 = (ctx.inputs()[k] for k in (P.OPT_X, P.OPT_Y, P.OPT_W0))
     settings = OPTIMIZER_SETTINGS[name]
-    good, lines, departed = 0, [], False
+    library = f"torch.optim.{LIBRARY[name].__name__}"
+    good, lines, notes, departed = 0, [], [], False
     for s, kwargs in enumerate(settings):
         label = ", ".join(f"{k}={v}" for k, v in kwargs.items()) or "defaults"
         if str(s) in (o.data.get("errors") or {}):
@@ -49,18 +54,30 @@ def judge_optimizer(ctx, name: str) -> Verdict:
         except ValueError as e:
             lines.append(f"{label}: {e}")
             continue
-        err = np.abs(got - ref) / (np.abs(ref) + 1e-8)
-        if err.max() <= TRAJECTORY_RTOL:
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+        match = closest(name, kw, got, ref, X, Y, W0)
+        differs = match.variant.differences(name, TORCH_DEFAULTS[name])
+        if match.passes:
             good += 1
+            if differs:
+                notes.append(f"{label}: matches {library} except {' and '.join(differs)}, which the epsilon policy accepts")
+            continue
+        step = match.first + 1 if match.first >= 0 else 1
+        if differs and match.error <= UPDATE_RTOL:
+            how = f"matches {library} except {' and '.join(differs)}"
+        elif differs:
+            how = (f"matches no known variant; the closest, {library} with {' and '.join(differs)}, is off by "
+                   f"{match.error:.2g}")
         else:
-            first = int(np.argmax(err.max(axis=1) > TRAJECTORY_RTOL))
-            departed = True
-            lines.append(f"{label}: departs from torch.optim.{LIBRARY[name].__name__} at step {first + 1} "
-                         f"(relative error {err.max():.2g})")
-    summary = f"{good} of {len(settings)} settings match torch.optim.{LIBRARY[name].__name__} over {OPTIMIZER_STEPS} steps"
+            how = "matches no known variant"
+        departed = True
+        lines.append(f"{label}: departs from {library} at step {step} (error {match.torch_error:.2g} of the distance "
+                     f"travelled): {how}")
+    summary = f"{good} of {len(settings)} settings match {library} over {OPTIMIZER_STEPS} steps"
     return Verdict(good / len(settings), summary + (": " + "; ".join(lines) if lines else ".") +
-                   f" [float64 least squares, relative tolerance {TRAJECTORY_RTOL}]",
-                   diagnoses=("opt.trajectory",) if departed else ())
+                   f" [float64 least squares; tolerance {UPDATE_RTOL:g} of the distance the parameters travelled; "
+                   f"epsilon policy: the paper's efficient form and a default of 1e-10 are accepted, epsilon inside "
+                   f"the square root is not]", tuple(notes), diagnoses=("opt.trajectory",) if departed else ())
 
 
 def adam(ctx) -> Verdict:

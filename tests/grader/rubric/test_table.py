@@ -48,3 +48,13 @@ def test_what_a_selection_needs_is_derived_from_the_rows():
     assert needs.variants == ("net", "kaiming") and needs.data and not needs.augment_images
     assert [t.key for t in needs.probes] == ["init", "bptt"]  # 5.2.2 compares its start with 5.2.1's draws
     assert not RUBRIC.needs(("2.2",)).probes  # a manual item observes nothing
+
+
+def test_a_variance_ratio_near_zero_prints_as_a_number_a_student_can_read():
+    import numpy as np
+
+    from grader.rubric.public.p5_2_init import judge_layer
+
+    w = np.random.default_rng(0).normal(0.0, 1e-4, size=(8, 6, 3, 5, 5))  # std 1e-4 instead of sqrt(2/75)
+    ok, text, _ = judge_layer("conv 1", w, z=3.9)
+    assert not ok and "Var[w]*fan_in/2 = 3.7e-07, expected 1 (within 3.4e-08)" in text and "0.000" not in text, text
