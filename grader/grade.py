@@ -26,6 +26,7 @@ from grader.rubric.plugin import run_rubric, score_items
 from grader.sandbox.bwrap import reference_paths
 from grader.sandbox.limits import Isolation, detect_isolation
 from grader.sandbox.protocol import VARIANTS
+from grader.sandbox.submission import MAX_SOURCE_BYTES
 
 
 def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cifar10 | None = None,
@@ -62,6 +63,7 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
                              protocol=protocol.describe(), notes=list(ctx.run.entry.notes))
         if ctx.run.entry.problem:
             result.notes.append(ctx.run.entry.problem)
+        result.graded_code = graded_code(ctx.run.entry.slice)
         result.timed_out = "timeout" in ctx.run.stops
         result.deadline_hit = ctx.run.deadline_hit or (ctx.deadline is not None and time.monotonic() >= ctx.deadline
                                                        and result.incomplete)
@@ -84,6 +86,14 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
         ctx.close()
     result.execution_time = time.perf_counter() - start
     return result
+
+
+def graded_code(notebook_slice: dict | None) -> str:
+    """The code a notebook submission was graded on: its kept statements in notebook order ("" for a .py)."""
+    if not notebook_slice:
+        return ""
+    code = "\n\n".join(s["code"] for s in notebook_slice["statements"] if s["kept"])
+    return code[:MAX_SOURCE_BYTES]
 
 
 def bundled_reference() -> Path:

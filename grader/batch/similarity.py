@@ -25,6 +25,7 @@ from grader.batch.fetch import CLONES
 from grader.batch.records import DONE_STATUSES, StudentRecord, read_json_object
 from grader.batch.roster import RosterEntry, is_git_url, resolve_source
 from grader.results.html import clean, template_environment, template_dirs
+from grader.results.store import RESULT_FILE, StoreError, result_from_json
 from grader.results.write import write_atomic
 from grader.sandbox.submission import MAX_SOURCE_BYTES, locate_entry
 
@@ -78,12 +79,15 @@ def submission_sources(out: Path, entries: Sequence[RosterEntry], records: Seque
         folder = graded_folder(out, e, roster_dir)
         try:
             entry = locate_entry(folder)
-            if entry.notebook_source is not None:
-                sources[e.student_id] = entry.notebook_source[:MAX_SOURCE_BYTES]
+            if entry.notebook:
+                # the parent never parses a notebook: the code its sandboxed slice kept is in the student's result
+                result = result_from_json((out / e.student_id / RESULT_FILE).read_text(encoding="utf-8"))
+                if result.graded_code:
+                    sources[e.student_id] = result.graded_code[:MAX_SOURCE_BYTES]
             elif entry.file is not None:
                 with open(folder / entry.file, encoding="utf-8", errors="replace") as f:
                     sources[e.student_id] = f.read(MAX_SOURCE_BYTES)
-        except (OSError, ValueError, RecursionError):
+        except (OSError, ValueError, RecursionError, StoreError):
             continue  # the report already says why the folder could not be read
     return sources
 

@@ -205,6 +205,12 @@ def _supervise(phase: str, request: dict, scratch: Path, space: ChildSpace, limi
            "TMPDIR": "/tmp" if iso.bwrap else str(space.work),
            "PYTHONPATH": os.pathsep.join(str(p) for p in import_paths()), "PYTHONHASHSEED": "0",
            "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           # OpenMP's threads spin 300,000 times at each barrier before they sleep: a niced child on a busy
+           # machine then burns its CPU time spinning for a sibling thread that is not running (measured on
+           # this project's 2-core machine with three busy processes: a per-image-loop network's 10 SGD steps
+           # took over 30 s of CPU instead of 2 s, and hit its CPU-time limit). 10,000 spins keeps the speed
+           # of an idle machine (within noise, 12-16k images/s of the handout's network on 2 threads).
+           "GOMP_SPINCOUNT": "10000",
            "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", MARKER_VAR: marker}
     nproc = limits.processes if iso.drop_uid or os.geteuid() == 0 else _count_processes(os.geteuid()) + limits.processes
     cgroup = ChildCgroup(limits, threads, cgroups.available()) if iso.cgroup else None

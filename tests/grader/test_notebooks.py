@@ -105,6 +105,9 @@ def test_notebook_scores_as_the_same_code_in_a_py_file(tmp_path, grade_folder):
     assert "From homework.ipynb: Net is defined at code cell 3" in item(from_nb, "5.1.1").feedback
     assert sorted(p.name for p in ipynb.iterdir()) == before, "grading wrote into the student's folder"
     assert not from_py.notes
+    # what the batch's similarity check compares: the statements that ran, not the training loop that did not
+    assert "class Net(" in from_nb.graded_code and "train_for_real(net" not in from_nb.graded_code
+    assert from_py.graded_code == ""
 
 
 def test_slice_keeps_what_the_contract_needs_and_drops_the_rest(tmp_path):

@@ -24,11 +24,12 @@ PER_IMAGE = fair.HERE / "per_image_loop"
 
 
 def short_run(calibration, dataset):
-    """The real pass marks with a protocol of 640 training images, and the first 1000 test images: enough to
-    time a run of the student's code end to end, in seconds (what is tested is the limit, not the accuracy)."""
+    """The real pass marks with a protocol of 640 training images, and 1000 test images: enough to
+    time a run of the student's code end to end, in seconds (what is tested is the limit, not the accuracy).
+    Every tenth test image: the image-folder test set is sorted by class, its first 1000 are all airplanes."""
     cal = small_calibration(calibration)
     cal.raw["protocol"]["train_images"] = 640
-    return cal, replace(dataset, test_x=dataset.test_x[:1000], test_y=dataset.test_y[:1000])
+    return cal, replace(dataset, test_x=dataset.test_x[::10], test_y=dataset.test_y[::10])
 
 
 def test_the_limit_is_cpu_time_proportional_to_the_measured_speed():

@@ -10,7 +10,12 @@ import re
 import pytest
 
 from grader import batch
-from grader.batch.similarity import SimilarityConfig, boilerplate_texts, find_similar, read_similarity, write_similarity
+from grader.batch.records import StudentRecord
+from grader.batch.roster import RosterEntry
+from grader.batch.similarity import (SimilarityConfig, boilerplate_texts, find_similar, read_similarity,
+                                     submission_sources, write_similarity)
+from grader.results.model import GradeResult
+from grader.results.store import RESULT_FILE, result_to_json
 from tests.corpus.styles import HERE
 from tests.grader.html_tools import text_of
 from tests.grader.test_batch import CORRECT, CORRECT_ATTRIBUTES, SYNTAX_ERROR
@@ -91,3 +96,22 @@ def test_side_by_side_page_marks_shared_code_and_escapes_it(tmp_path, found):
     assert read_similarity(tmp_path)["pairs"][0]["page"] == "similar/pair-001.html"
     html = batch.render_index([], tmp_path / "r.csv", tmp_path, ("5.1.2",), seed=0, n_students=2)
     assert "x and y" in text_of(html, "similar") and 'href="similar/pair-001.html"' in html
+
+
+def test_a_notebook_is_compared_on_the_code_its_grade_ran_and_never_parsed_here(tmp_path):
+    roster_dir, out = tmp_path / "class", tmp_path / "out"
+    (roster_dir / "py-student").mkdir(parents=True)
+    (roster_dir / "py-student" / "submission.py").write_text(CORRECT)
+    (roster_dir / "nb-student").mkdir()
+    # not valid JSON: were the notebook read here, it would fail; its graded code comes from the result
+    (roster_dir / "nb-student" / "hw2.ipynb").write_text("{ not a notebook")
+    (out / "nb-student").mkdir(parents=True)
+    (out / "nb-student" / RESULT_FILE).write_text(result_to_json(GradeResult("nb-student", graded_code=CORRECT_ATTRIBUTES)))
+    entries = [RosterEntry("py-student", "py-student"), RosterEntry("nb-student", "nb-student"),
+               RosterEntry("ungraded", "py-student")]
+    records = [StudentRecord("py-student", "graded"), StudentRecord("nb-student", "graded"),
+               StudentRecord("ungraded", "failed to load")]
+
+    sources = submission_sources(out, entries, records, roster_dir)
+
+    assert sources == {"py-student": CORRECT, "nb-student": CORRECT_ATTRIBUTES}
