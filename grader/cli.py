@@ -18,7 +18,7 @@ from pathlib import Path
 from grader.data import DataError
 from grader.grade import grade
 from grader.messages import ArgumentParser, fail
-from grader.options import EDITIONS, GradeOptions, installed_edition
+from grader.options import EDITIONS, GradeOptions, default_training_cache, installed_edition
 from grader.progress import TerminalProgress, ignore
 from grader.results.model import GradeResult
 from grader.results.write import write_outputs
@@ -44,6 +44,8 @@ def _grade_parser() -> ArgumentParser:
     p.add_argument("--seed", type=int, default=GradeOptions.seed,
                    help="seed of the inputs, training runs and test-image perturbation")
     p.add_argument("--no-verify", action="store_true", help="skip the reference self-checks (one line in the report)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="train every run, even one the grader already trained from identical starting weights")
     p.add_argument("--edition", choices=EDITIONS, default=None,
                    help="which rubric runs (default: this installation's edition)")
     p.add_argument("--quiet", action="store_true", help="no progress line while grading (there is none when the "
@@ -69,7 +71,7 @@ def grade_main(argv: list[str]) -> int:
     except OSError as e:
         return fail(f"cannot create the output folder {args.out}: {e.strerror}")
     options = GradeOptions(selected=selected, data=args.data, seed=args.seed, verify_reference=not args.no_verify,
-                           edition=edition)
+                           edition=edition, training_cache=None if args.no_cache else default_training_cache())
     show = not args.quiet and sys.stderr.isatty()
     try:
         with TerminalProgress() if show else contextlib.nullcontext(ignore) as listener:

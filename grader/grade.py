@@ -15,6 +15,7 @@ from grader import __version__
 from grader.calibration import Calibration, load_calibration
 from grader.data import Cifar10, default_cache_dir, load_cifar10
 from grader.engine import Protocol
+from grader.evidence.cache import TrainingCache
 from grader.evidence.context import GradeContext
 from grader.evidence.origin import origin_of
 from grader.options import GradeOptions
@@ -25,6 +26,7 @@ from grader.rubric.items import RUBRIC, Rubric
 from grader.rubric.plugin import run_rubric, score_items
 from grader.sandbox.bwrap import reference_paths
 from grader.sandbox.limits import Isolation, detect_isolation
+from grader.sandbox.notebook import kept_code
 from grader.sandbox.protocol import VARIANTS
 from grader.sandbox.submission import MAX_SOURCE_BYTES
 
@@ -48,7 +50,9 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
     iso = isolation or detect_isolation(options.allow_bwrap)
     hidden = [Path(p) for p in (options.data, os.environ.get("HW2_CIFAR10")) if p] + [default_cache_dir()] \
         + reference_paths()
-    ctx = GradeContext(submission, options, needs, dataset, calibration, protocol, iso, hidden, listener)
+    cache, cache_note = _training_cache(options, iso, needs.variants)
+    hidden += [Path(cache.folder)] if cache else []
+    ctx = GradeContext(submission, options, needs, dataset, calibration, protocol, iso, hidden, listener, cache=cache)
     try:
         if is_bundled_reference(submission):
             _vendor_reference(ctx.run.scratch / "submission")
@@ -63,6 +67,7 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
                              protocol=protocol.describe(), notes=list(ctx.run.entry.notes))
         if ctx.run.entry.problem:
             result.notes.append(ctx.run.entry.problem)
+        result.notes += [cache_note] if cache_note else []
         result.graded_code = graded_code(ctx.run.entry.slice)
         result.timed_out = "timeout" in ctx.run.stops
         result.deadline_hit = ctx.run.deadline_hit or (ctx.deadline is not None and time.monotonic() >= ctx.deadline
@@ -88,12 +93,20 @@ def grade(submission: Path, options: GradeOptions = GradeOptions(), dataset: Cif
     return result
 
 
+def _training_cache(options: GradeOptions, iso: Isolation, variants) -> tuple[TrainingCache | None, str]:
+    """(the cache of trusted training runs, or None; a note for the report when it is off for safety)."""
+    if not options.training_cache or not variants or options.edition != "instructor":
+        return None, ""
+    if not iso.bwrap:  # without bubblewrap the student's code runs as this user and could write the cache
+        return None, "Training results were not reused from the cache: without bubblewrap the cache is not safe."
+    return TrainingCache(Path(options.training_cache)), ""
+
+
 def graded_code(notebook_slice: dict | None) -> str:
     """The code a notebook submission was graded on: its kept statements in notebook order ("" for a .py)."""
     if not notebook_slice:
         return ""
-    code = "\n\n".join(s["code"] for s in notebook_slice["statements"] if s["kept"])
-    return code[:MAX_SOURCE_BYTES]
+    return kept_code(notebook_slice)[:MAX_SOURCE_BYTES]
 
 
 def bundled_reference() -> Path:
@@ -126,6 +139,10 @@ def _add_training(result: GradeResult, ctx: GradeContext, calibration: Calibrati
     result.train_epochs = ctx.protocol.epochs
     for name, obs in ctx.training().items():
         variant = VARIANTS[name]
+        if obs.reused:
+            result.notes.append(f"{variant.label}: identical starting weights to a run already trained: result reused "
+                                f"(the grader trained it itself from the same bytes, with the same protocol, seed and data).")
+            result.reused_runs.append(variant.label)
         result.seeds[variant.label] = ctx.options.seed
         band = calibration.band(name) if calibration.has(name) else None
         result.curves.append(Curve(

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.data import default_cache_dir
 from grader.sandbox.limits import Limits
 
 EDITION_FILE = Path(__file__).with_name("EDITION")  # present in an exported student edition
@@ -29,3 +30,9 @@ class GradeOptions:
     edition: str = field(default_factory=installed_edition)  # "student" in an exported student edition
     item_limit_s: float = 300.0  # seconds of one judge's own computation (its evidence's children not counted)
     submission_limit_s: float | None = 3600.0  # seconds for the whole grade of one submission; None: no limit
+    training_cache: str | None = None  # folder of trusted training runs to reuse (grader.evidence.cache); None: off
+
+
+def default_training_cache() -> str:
+    """Where a single grade keeps its trusted training runs: in the user's cache folder (read when called)."""
+    return str(default_cache_dir() / "training")

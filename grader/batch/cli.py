@@ -33,7 +33,12 @@ def _parser() -> ArgumentParser:
     p.add_argument("roster", type=Path, help="CSV with a student id column, a path column (folder or git URL), an "
                                               "optional commit column, and any other columns (kept in the gradebook)")
     p.add_argument("--out", type=Path, required=True, help="folder for the students' files, gradebook.csv and index.html")
-    p.add_argument("--jobs", type=int, default=2, help="students graded at once (worker processes); default 2")
+    p.add_argument("--jobs", type=int, default=BatchConfig.jobs,
+                   help=f"students graded at once (worker processes); default {BatchConfig.jobs}")
+    p.add_argument("--threads", type=int, default=BatchConfig.threads,
+                   help=f"torch threads per worker and per sandboxed child; default {BatchConfig.threads}")
+    p.add_argument("--no-cache", action="store_true",
+                   help="train every run, even one from starting weights a run of this batch already trained")
     p.add_argument("--executor", choices=tuple(EXECUTORS), default="local", help="local process pool or a dask cluster")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://host:8786); default: a local cluster of --jobs workers")
     p.add_argument("--only", help="comma-separated rubric numbers or prefixes, e.g. 5.1,1.2")
@@ -68,6 +73,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.jobs < 1:
         return _fail("--jobs must be at least 1")
+    if args.threads < 1:
+        return _fail("--threads must be at least 1")
     if args.scheduler and args.executor != "dask":
         return _fail("--scheduler needs --executor dask")
     if not args.student_limit > 0:
@@ -84,7 +91,7 @@ def main(argv: list[str]) -> int:
     config = BatchConfig(roster=args.roster, out=args.out, selected=selected, jobs=args.jobs, executor=args.executor,
                          scheduler=args.scheduler, regrade=args.regrade, data=args.data, seed=args.seed,
                          columns=columns, similarity=similarity, submission_limit_s=args.student_limit,
-                         remote_only=args.remote_only)
+                         remote_only=args.remote_only, threads=args.threads, cache=not args.no_cache)
     display: Display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
     try:
         summary = run_batch(config, display=display)

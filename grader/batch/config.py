@@ -9,6 +9,9 @@ from grader.batch.similarity import SimilarityConfig
 from grader.options import GradeOptions
 
 
+TRAINING_CACHE = ".cache/training"  # under DIR: the trusted training runs the batch's workers share
+
+
 class BatchError(RuntimeError):
     """The batch cannot start (output folder, another batch running, scheduler unreachable)."""
 
@@ -31,3 +34,4 @@ class BatchConfig:
     scheduler_timeout_s: float = 30.0  # seconds to wait for the dask scheduler and its first worker
     columns: RosterColumns = field(default_factory=RosterColumns)  # which roster columns hold id, path, commit
     similarity: SimilarityConfig | None = field(default_factory=SimilarityConfig)  # None: no similarity check
+    cache: bool = True  # reuse trusted training runs across students (in DIR/TRAINING_CACHE, grader.evidence.cache)

@@ -15,7 +15,7 @@ from grader.rubric.items import RUBRIC
 GRADEBOOK_FILE = "gradebook.csv"
 POINTS_POSSIBLE = "Points Possible"  # not a valid student id (it has a space), so it never names a student
 TOTALS = ("automatic", "by_hand", "pending_manual", "late_days", "late_penalty", "total")
-TRAILER = ("status", "graded_commit", "message", "late_note", "seconds", "grader_version")
+TRAILER = ("status", "graded_commit", "message", "late_note", "seconds", "reused_runs", "grader_version")
 
 
 def extra_names(entries: Sequence[RosterEntry]) -> list[str]:
@@ -66,5 +66,5 @@ def render_gradebook(records: Iterable[StudentRecord], selected: tuple[str, ...]
                   points_text(r.late_penalty) if late else "", points_text(r.total)]
         row_extra = (extras.get(r.student_id) or [])[:n_extra]
         writer.writerow([r.student_id, *row_extra, *[""] * (n_extra - len(row_extra)), *scores, *totals,
-                         r.status, r.graded_commit, r.message, r.late_note, f"{r.seconds:.1f}", r.grader_version])
+                         r.status, r.graded_commit, r.message, r.late_note, f"{r.seconds:.1f}", str(r.reused_runs), r.grader_version])
     return buf.getvalue()

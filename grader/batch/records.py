@@ -39,6 +39,7 @@ class StudentJob:
     run_id: str  # identifies this batch run, to tell its grade.json from an older one
     submission_limit_s: float | None = None  # the grader's own limit for this student's grade (seconds)
     remote_only: bool = False  # the roster may name remote https:// or ssh repositories only (also for git itself)
+    training_cache: str | None = None  # folder of the trusted training runs the workers share; None: train every run
 
     @property
     def student_dir(self) -> Path:
@@ -74,6 +75,7 @@ class StudentRecord:
     max_score: float = 0.0  # points available of the items scored, bonus excluded
     pending_manual: float = 0.0  # points of the manual items, left to a human grader
     seconds: float = 0.0  # wall time of this student's grading (clone included)
+    reused_runs: int = 0  # training runs whose trusted result was reused from the batch's cache
     grader_version: str = ""
     path: str = ""  # roster path
     source: str = ""  # the URL, or the absolute path the roster path names
@@ -146,7 +148,7 @@ def scores_of(result: GradeResult) -> dict:
                                  hand_graded=i.hand_graded, comment=i.comment)
              for i in result.items if i.status != "skipped"}
     return {"items": items, "total": round(result.score, 4), "max_score": float(result.max_score),
-            "pending_manual": float(result.pending_manual)}
+            "pending_manual": float(result.pending_manual), "reused_runs": len(result.reused_runs)}
 
 
 def write_claim(student_dir: Path, state: str) -> None:

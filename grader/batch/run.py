@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.batch.classpage import write_class_pages
-from grader.batch.config import BatchConfig, BatchError
+from grader.batch.config import TRAINING_CACHE, BatchConfig, BatchError
 from grader.batch.executors import EXECUTORS
 from grader.batch.gradebook import GRADEBOOK_FILE, render_gradebook
 from grader.batch.progress import Display, NullDisplay
@@ -142,7 +142,8 @@ def _to_grade(config: BatchConfig, entries: list[RosterEntry], book: _Book) -> l
                                out=str(config.out.resolve()),
                                selected=config.selected, data=config.data, seed=config.seed, threads=config.threads,
                                clone_timeout_s=config.clone_timeout_s, run_id=run_id,
-                               submission_limit_s=config.submission_limit_s, remote_only=config.remote_only))
+                               submission_limit_s=config.submission_limit_s, remote_only=config.remote_only,
+                               training_cache=str(config.out.resolve() / TRAINING_CACHE) if config.cache else None))
     return todo
 
 

@@ -122,7 +122,7 @@ def _grade_student(job: StudentJob, start: float) -> StudentRecord:
     except DataError as e:
         return job.record("error", str(e), time.perf_counter() - start)
     options = GradeOptions(selected=job.selected, data=job.data, seed=job.seed, threads=job.threads, verify_reference=False,
-                           submission_limit_s=job.submission_limit_s)
+                           submission_limit_s=job.submission_limit_s, training_cache=job.training_cache)
     result = grade(folder, options, dataset=dataset, calibration=_calibration(), isolation=_isolation())
     result.submission = job.student_id  # the report names the student, not a clone's cache path
     if options.edition == "instructor":

@@ -17,12 +17,14 @@ from grader.calibration import Calibration
 from grader.data import Cifar10, perturb_test_images
 from grader.engine import Protocol
 from grader.evidence.answers import Answers
+from grader.evidence.cache import TrainingCache
 from grader.evidence.probes import AUGMENT_IMAGES, ProbeInputs, make_probe_inputs
-from grader.evidence.training import RunObservation, TrainingSetup, train_variants
+from grader.evidence.training import RunObservation, TrainingSetup, fresh_seeds, train_variants
 from grader.options import GradeOptions
 from grader.progress import PHASE, GradeEvent, Listener, ignore
 from grader.sandbox.limits import Isolation
-from grader.sandbox.notebook import item_note
+from grader.sandbox.notebook import item_note, kept_code
+from grader.sandbox import protocol as P
 from grader.sandbox.protocol import Task
 from grader.sandbox.runner import SubmissionRun, TaskOutcome
 
@@ -45,8 +47,9 @@ class Needs:
 class GradeContext:
     def __init__(self, submission: Path, options: GradeOptions, needs: Needs, dataset: Cifar10 | None,
                  calibration: Calibration, protocol: Protocol, iso: Isolation, hidden: list[Path],
-                 listener: Listener = ignore) -> None:
+                 listener: Listener = ignore, cache: TrainingCache | None = None) -> None:
         self.submission, self.options, self.needs, self.listener = submission, options, needs, listener
+        self.cache = cache  # trusted training runs to reuse (grader.evidence.cache)
         self.dataset, self.calibration, self.protocol, self.iso = dataset, calibration, protocol, iso
         self.run = SubmissionRun(submission, options.limits, iso, hidden, threads=options.threads)
         # the grader's own limit for this submission (time.monotonic()); children are stopped there too
@@ -73,18 +76,27 @@ class GradeContext:
             self.run.put_inputs(self._inputs.arrays)
         return self._inputs
 
-    def probe(self, task: Task) -> TaskOutcome:
-        """The outcome of a quick probe task; the first call runs every probe task the selection needs, in one
-        child."""
+    def _probes(self) -> dict[Task, TaskOutcome]:
+        """Every probe task the selection needs and the starting networks of its graded runs, run in one child
+        the first time anything asks for them."""
         if self._probe is None:
             start = time.perf_counter()
             timeout = self.options.limits.wall_s
-            request = replace(self.inputs().request, task_timeout_s=timeout)
-            tasks = list(self.needs.probes)
-            self.listener(GradeEvent(PHASE, f"running {len(tasks)} quick checks of the code in a sandbox"))
+            request = replace(self.inputs().request, task_timeout_s=timeout, seed=self.options.seed,
+                              fresh_seeds=fresh_seeds(self.options.seed)[1:])
+            tasks = list(self.needs.probes) + [P.start(v) for v in self.needs.variants]
+            what = (f"running {len(self.needs.probes)} quick checks of the code in a sandbox" if self.needs.probes else
+                    "building the starting networks in a sandbox")
+            what += ", and building the starting networks there" if self.needs.probes and self.needs.variants else ""
+            self.listener(GradeEvent(PHASE, what))
             with paused():  # the children have limits of their own; a judge's time limit counts its own work
                 self._probe = self.run.run(tasks, request, timeout_s=timeout) if tasks else {}
-            self.timings["probe checks"] = time.perf_counter() - start
+            self.timings["probe checks and starting networks"] = time.perf_counter() - start
+        return self._probe
+
+    def probe(self, task: Task) -> TaskOutcome:
+        """The outcome of a quick probe task (the first call runs them all: `_probes`)."""
+        self._probe = self._probes()
         if task not in self._probe:  # a judge reads a task its item's row does not list: the grader's bug
             raise RuntimeError(f"probe task {task.key!r} was not scheduled: list it in the item's `probes` "
                                f"(grader/rubric/items.py)")
@@ -97,13 +109,14 @@ class GradeContext:
         """The graded runs the selection needs, by variant name."""
         if self._training is None:
             variants = list(self.needs.variants)
+            starts = {t: o for t, o in self._probes().items() if t.kind == "start"} if variants else {}
             setup = TrainingSetup(self.run, self.options, self.protocol, self.dataset, self.inputs(),
-                                  self.listener) if variants else None
+                                  self.listener, self.cache, starts) if variants else None
             with paused():  # trained under the children's limits, or the grader's own engine (bounded by the protocol)
                 self._training = train_variants(setup, variants) if variants else {}
             for v, obs in self._training.items():
                 if obs.verified:
-                    self.timings[f"training {v} (grader)"] = obs.seconds
+                    self.timings[f"training {v} (grader{', reused' if obs.reused else ''})"] = obs.seconds
         return self._training
 
     def answer(self, dotted: str) -> tuple[object | None, str]:
@@ -125,7 +138,7 @@ class GradeContext:
         if not entry.file:
             return ""
         if entry.slice is not None:  # a notebook: the statements that run
-            return "\n\n".join(str(s["code"]) for s in entry.slice["statements"] if s["kept"])
+            return kept_code(entry.slice)
         try:
             return (self.run.scratch / "submission" / entry.file).read_text(encoding="utf-8", errors="replace")
         except OSError:

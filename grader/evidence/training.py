@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 import torch
 
 from checks.initialisers import LayerDraws
 from grader.data import Cifar10, perturb_test_images
-from grader.evidence.budget import START_CPU_S, measure_cpu_per_image, training_budget
 from grader.engine import Protocol, predict, train_started
+from grader.evidence.budget import START_CPU_S, measure_cpu_per_image, training_budget
+from grader.evidence.cache import CachedRun, TrainingCache, data_digest, run_key
 from grader.evidence.draws import read_layer_draws
 from grader.evidence.probes import ProbeInputs
 from grader.options import GradeOptions
@@ -55,6 +58,7 @@ class RunObservation:
     seconds: float = 0.0  # wall time of the training
     grader_fault: bool = False  # not ok because the grader failed to observe it (`error` says how)
     limit: str = ""  # the time limit of a run of the student's own code (grader.evidence.budget)
+    reused: bool = False  # a trusted run from identical starting tensors was already trained: its result is this one
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class TrainingSetup:
     dataset: Cifar10
     inputs: ProbeInputs  # ARCH_X1, ARCH_X2: the inputs the starting networks are compared on (already in in/)
     listener: Listener = ignore  # hears which run trains where
+    cache: TrainingCache | None = None  # trusted runs already trained (grader.evidence.cache); None: train every run
+    starts: dict = field(default_factory=dict)  # start task -> its outcome, when the probe child built them already
 
 
 def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObservation]:
@@ -74,12 +80,16 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
     observations: dict[str, RunObservation] = {}
     test_x = perturb_test_images(ctx.dataset.test_x, ctx.options.seed)
     test_y = torch.from_numpy(ctx.dataset.test_y)
+    data = lru_cache(maxsize=1)(lambda: data_digest(ctx.dataset.train_x, ctx.dataset.train_y, test_x, ctx.dataset.test_y))
     in_sandbox = []
-    timeout = ctx.options.limits.wall_s
     seeds = fresh_seeds(ctx.options.seed)
-    request = P.Request(seed=ctx.options.seed, fresh_seeds=seeds[1:], task_timeout_s=timeout)
-    ctx.listener(GradeEvent(PHASE, "building the starting networks in a sandbox"))
-    starts = ctx.run.run([P.start(v) for v in variants], request, timeout_s=timeout)
+    starts = dict(ctx.starts)
+    missing = [P.start(v) for v in variants if P.start(v) not in starts]
+    if missing:
+        timeout = ctx.options.limits.wall_s
+        request = P.Request(seed=ctx.options.seed, fresh_seeds=seeds[1:], task_timeout_s=timeout)
+        ctx.listener(GradeEvent(PHASE, "building the starting networks in a sandbox"))
+        starts |= ctx.run.run(missing, request, timeout_s=timeout)
     for v in variants:
         o = starts[P.start(v)]
         if not o.ok:
@@ -93,7 +103,7 @@ def train_variants(ctx: TrainingSetup, variants: list[str]) -> dict[str, RunObse
             observations[v] = RunObservation(v, ok=False, unmapped=why, **start)
             continue
         ctx.listener(GradeEvent(PHASE, f"training {P.VARIANTS[v].label}, {ctx.protocol.epochs} epochs"))
-        observations[v] = replace(_train_here(ctx, v, model, test_x, test_y), **start)
+        observations[v] = replace(_train_here(ctx, v, model, test_x, test_y, data), **start)
     if in_sandbox:
         trained = _train_in_sandbox(ctx, in_sandbox, test_x, test_y)
         for v, obs in trained.items():
@@ -149,15 +159,33 @@ def _reference_start(ctx: TrainingSetup, variant: str, o: TaskOutcome) -> tuple[
 
 
 def _train_here(ctx: TrainingSetup, variant: str, model: torch.nn.Module, test_x: np.ndarray,
-                test_y: torch.Tensor) -> RunObservation:
+                test_y: torch.Tensor, data: Callable[[], str]) -> RunObservation:
     """Train the reference network from the student's starting tensors with the grader's engine, and
-    evaluate it on the perturbed test images after every epoch (and before the first)."""
-    obs = RunObservation(variant=variant, ok=True, verified=True)
+    evaluate it on the perturbed test images after every epoch (and before the first); with a cache, a run
+    from byte-identical starting tensors (and everything else equal: grader.evidence.cache) is reused.
+    `data`: the digest of the training and test data, computed once per grade when first asked for."""
+    start = time.perf_counter()
+    if ctx.cache is None:
+        run, reused = _train_reference(ctx, model, test_x, test_y), False
+    else:
+        key = run_key(model, ctx.protocol, ctx.options.seed, ctx.options.threads, data())
+        run, reused = ctx.cache.run(key, lambda: _train_reference(ctx, model, test_x, test_y))
+    obs = RunObservation(variant=variant, ok=not run.error, error=run.error, verified=True, reused=reused,
+                         initial_accuracy=run.initial_accuracy, steps=list(run.steps), losses=list(run.losses),
+                         epoch_accuracy=list(run.epoch_accuracy), images_per_s=run.images_per_s,
+                         first_conv=run.first_conv)
+    obs.seconds = time.perf_counter() - start
+    return obs
+
+
+def _train_reference(ctx: TrainingSetup, model: torch.nn.Module, test_x: np.ndarray,
+                     test_y: torch.Tensor) -> CachedRun:
+    """The run itself, in this process: what a cache entry holds."""
     start = time.perf_counter()
     x = torch.from_numpy(test_x)
-    obs.initial_accuracy = accuracy(predict(model, x), test_y)
-    if obs.initial_accuracy > FRESH_LIMIT:
-        return obs  # stored weights, not an initialisation: the training judge says so; no time spent training
+    initial = accuracy(predict(model, x), test_y)
+    if initial > FRESH_LIMIT:  # stored weights, not an initialisation: the training judge says so; no time spent
+        return CachedRun(initial, [], [], [], 0.0, time.perf_counter() - start, "", None)
     before = torch.get_num_threads()
     torch.set_num_threads(ctx.options.threads)  # as many as a child would use (a batch worker sets its share)
     try:
@@ -165,17 +193,16 @@ def _train_here(ctx: TrainingSetup, variant: str, model: torch.nn.Module, test_x
                                ctx.protocol, ctx.options.seed)
     finally:
         torch.set_num_threads(before)
-    obs.steps, obs.losses, obs.images_per_s = result.steps, result.losses, result.images_per_s
     if result.diverged_at is not None:
-        obs.ok, obs.error = False, f"the training loss became NaN or infinite at step {result.diverged_at}"
-        return obs
+        return CachedRun(initial, result.steps, result.losses, [], result.images_per_s, time.perf_counter() - start,
+                         f"the training loss became NaN or infinite at step {result.diverged_at}", None)
     model.cpu()
+    epoch_accuracy = []
     for state in result.epoch_states:
         model.load_state_dict(state)
-        obs.epoch_accuracy.append(accuracy(predict(model, x), test_y))
-    obs.first_conv = model.conv1.weight.detach().numpy().copy()
-    obs.seconds = time.perf_counter() - start
-    return obs
+        epoch_accuracy.append(accuracy(predict(model, x), test_y))
+    return CachedRun(initial, result.steps, result.losses, epoch_accuracy, result.images_per_s,
+                     time.perf_counter() - start, "", model.conv1.weight.detach().numpy().copy())
 
 
 def _train_in_sandbox(ctx: TrainingSetup, variants: list[str], test_x: np.ndarray,

@@ -86,6 +86,7 @@ class GradeResult:
     late_note: str = ""  # how late, by what evidence, and the penalty, in words ("" when no late policy applies)
     regrade_notes: list[str] = field(default_factory=list)  # items a later manual CSV changed, in words
     deadline_hit: bool = False  # the grader's own time limit for the whole submission was reached
+    reused_runs: list[str] = field(default_factory=list)  # labels of the training runs reused from the cache
     graded_code: str = ""  # a notebook's statements that were run, as one file (the batch compares them for similarity)
 
     @property

@@ -43,6 +43,11 @@ def slice_entry(run, entry: Entry) -> Entry:
     return replace(entry, file=SLICE_ENTRY, slice=data, notes=header_notes(data) + entry.notes)
 
 
+def kept_code(data: dict) -> str:
+    """The statements of a slice that run, in notebook order, as one file (never executed by the parent)."""
+    return "\n\n".join(str(s["code"]) for s in data["statements"] if s["kept"])
+
+
 def _check(data: dict) -> None:
     """The slice's shape, as grader.sandbox.slicing writes it (TypeError/KeyError when it is not)."""
     if not isinstance(data, dict) or not isinstance(data["statements"], list) or not isinstance(data["needs"], dict):

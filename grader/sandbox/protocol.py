@@ -68,10 +68,11 @@ class Task:
 
 # kind -> the phase (one child process) that runs it. "slice" reads a notebook and chooses the statements
 # to run (grader.sandbox.slicing, which never runs student code); probe tasks are quick and independent of
-# the data; "start" builds the starting networks of the graded runs; "train"/"predict" run the student's own
+# the data; "start" builds the starting networks of the graded runs, in the same child as the probes (one
+# interpreter, torch import and submission import fewer per grade); "train"/"predict" run the student's own
 # training (only for networks the grader cannot train itself).
 PHASE_OF = {"slice": "slice", "names": "probe", "arch": "probe", "loss": "probe", "pipeline": "probe", "init": "probe",
-            "bptt": "probe", "optimizer": "probe", "augment": "probe", "start": "start", "train": "train",
+            "bptt": "probe", "optimizer": "probe", "augment": "probe", "start": "probe", "train": "train",
             "predict": "predict"}
 # The module a phase's child runs (`python -m MODULE PHASE BASE`): the slice phase needs no torch.
 PHASE_MODULE = {"slice": "grader.sandbox.slicing"}

@@ -360,8 +360,7 @@ def predict_run(ctx, task):
 
 PHASES = {
     "probe": {"names": names, "arch": architecture, "loss": loss, "pipeline": pipeline, "init": init, "bptt": bptt,
-              "optimizer": optimizer, "augment": augmentation},
-    "start": {"start": start_run},
+              "optimizer": optimizer, "augment": augmentation, "start": start_run},
     "train": {"train": train_run},
     "predict": {"predict": predict_run},
 }

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -238,7 +239,7 @@ def test_class_gradebook_scores_each_student_by_the_rubric(class_run):
     assert list(read_gradebook(out, drop=())[0]) == ["student_id", "5.1.1", "5.1.2", "5.2.1", "5.3.1", "automatic",
                                                      "by_hand", "pending_manual", "late_days", "late_penalty", "total",
                                                      "status", "graded_commit", "message", "late_note", "seconds",
-                                                     "grader_version"]
+                                                     "reused_runs", "grader_version"]
     for sid, (status, total) in EXPECTED.items():
         assert rows[sid]["status"] == status, (sid, rows[sid])
         assert rows[sid]["total"] == ("" if total is None else str(total)), (sid, rows[sid])
@@ -293,7 +294,7 @@ def test_rerun_skips_graded_students_and_grades_only_new_or_changed_ones(class_r
     code = cli_main(["batch", str(write_roster(tmp_path / "r.csv", rows)), "--out", str(out), "--only", QUICK])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "grading 1 students (2 already graded, skipped)" in printed
+    assert "grading 1 student (2 already graded, skipped)" in printed
     assert grade_files(out, kept) == before  # not regraded: same run id, same time stamp
     assert [r["student_id"] for r in read_gradebook(out)] == ["ok-seq", "wrong-init", "late"]
     assert read_gradebook(out)[2]["status"] == "graded"
@@ -373,7 +374,7 @@ def test_killed_worker_loses_no_finished_grade_and_a_rerun_grades_only_the_rest(
     code = cli_main(["batch", str(roster), "--out", str(out), "--jobs", "2", "--executor", executor, "--only", "5.1.2"])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "grading 1 students (3 already graded, skipped)" in printed
+    assert "grading 1 student (3 already graded, skipped)" in printed
     assert grade_files(out, survivors) == before
     rows = {r["student_id"]: r for r in read_gradebook(out)}
     assert all(r["status"] == "graded" for r in rows.values())
@@ -445,7 +446,8 @@ def test_index_is_self_contained_links_reports_and_escapes_student_text(class_ru
     assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', html)  # the histogram
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched from elsewhere
     assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
-    assert "default-src 'none'" in html
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
+    assert policy and "default-src 'none'" in unescape(policy.group(1))  # as the browser reads the attribute
     with_report = {sid for sid, (status, _) in EXPECTED.items() if status == "graded"} | {"no-code", "syntax", "evil"}
     for sid in EXPECTED:
         assert f">{sid}<" in html
@@ -481,14 +483,14 @@ def test_index_escapes_messages_and_counts_pass_rates(tmp_path):
 def test_gradebook_has_one_row_per_student_with_blank_scores_when_not_graded():
     items = {"5.1.2": batch.ItemScore(1.5, 2.0, "partial"), "5.1.4": batch.ItemScore(None, 2.0, "pending")}
     records = [batch.StudentRecord("alice", "graded", items=items, total=1.5, max_score=2.0, pending_manual=2.0,
-                                   seconds=3.21, grader_version="9.9"),
+                                   seconds=3.21, reused_runs=2, grader_version="9.9"),
                batch.StudentRecord("bob", "failed to load", seconds=0.0, grader_version="9.9")]
     text = batch.render_gradebook(records, ("5.1.2", "5.1.4"))
     assert text == ("student_id,5.1.2,5.1.4,automatic,by_hand,pending_manual,late_days,late_penalty,total,status,"
-                    "graded_commit,message,late_note,seconds,grader_version\n"
-                    "Points Possible,2,2,2,2,,,,4,,,,,,\n"
-                    "alice,1.5,,1.5,,2,,,1.5,graded,,,,3.2,9.9\n"
-                    "bob,,,,,,,,,failed to load,,,,0.0,9.9\n")
+                    "graded_commit,message,late_note,seconds,reused_runs,grader_version\n"
+                    "Points Possible,2,2,2,2,,,,4,,,,,,,\n"
+                    "alice,1.5,,1.5,,2,,,1.5,graded,,,,3.2,2,9.9\n"
+                    "bob,,,,,,,,,failed to load,,,,0.0,0,9.9\n")
 
 
 # ----- the grader's own failures and limits -------------------------------------------------------------------

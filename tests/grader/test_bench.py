@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from grader.tools.bench import BenchConfig, render, run_bench
+from grader.tools.bench import BenchConfig, is_noisy, render, run_bench
 
 
 @pytest.mark.slow
@@ -28,3 +28,31 @@ def test_quick_benchmark_reports_every_pipeline_and_consistent_ratios(cifar10):
     assert all(v > 0 for v in options.values())
     assert all(result["options/bound"][k] == pytest.approx(v / bound) for k, v in options.items())
     assert "3 networks as one (vmap)" in table
+
+
+@pytest.mark.slow
+def test_quick_bench_from_the_command_line_takes_under_a_minute_and_states_the_load(cifar10):
+    import subprocess
+    import sys
+    import time
+
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "bench", "--quick", "--data", cifar10.source],
+                         capture_output=True, text=True, timeout=300)
+    elapsed = time.monotonic() - start
+    assert run.returncode == 0, run.stderr
+    assert elapsed < 60, f"bench --quick took {elapsed:.0f} s"
+    assert re.search(r"load average \(1 min\): \d+\.\d\d at the start, \d+\.\d\d at the end", run.stdout)
+    assert "torch.compile" not in run.stdout and "full grade" not in run.stdout
+
+
+def test_a_busy_machine_is_flagged_noisy_and_the_flag_is_printed():
+    assert not is_noisy(start=0.2, end=2.3, cpus=2, quiet=0.5)  # the bench's own two threads at the end
+    assert is_noisy(start=0.6, end=1.0, cpus=2, quiet=0.5)  # someone else was busy before it began
+    assert is_noisy(start=0.1, end=3.1, cpus=2, quiet=0.5)  # more than its own threads by the end
+    result = {"device": "cpu", "machine": "x", "train_images_per_s": {}, "engine/starter_b4": 1.0, "engine/bound": 1.0,
+              "eval_images_per_s": 1.0, "data_load_s": 0.1, "peak_rss_mib": {"bench": 1, "children": 1}}
+    quiet = render({**result, "load": {"start": 0.1, "end": 1.9, "noisy": False}})
+    noisy = render({**result, "load": {"start": 3.5, "end": 5.0, "noisy": True}})
+    assert "(quiet)" in quiet and "NOISY" not in quiet
+    assert "NOISY" in noisy and "3.50 at the start" in noisy
