@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from grader.tools.bench import BenchConfig, is_noisy, render, run_bench
+from grader.tools.bench import BenchConfig, is_noisy, render, run_bench, time_full_grade
 
 
 @pytest.mark.slow
@@ -56,3 +56,15 @@ def test_a_busy_machine_is_flagged_noisy_and_the_flag_is_printed():
     noisy = render({**result, "load": {"start": 3.5, "end": 5.0, "noisy": True}})
     assert "(quiet)" in quiet and "NOISY" not in quiet
     assert "NOISY" in noisy and "3.50 at the start" in noisy
+
+
+@pytest.mark.slow
+def test_the_full_grade_of_the_reference_is_timed_phase_by_phase_and_trains_every_run(cifar10):
+    timed = time_full_grade(cifar10.source)
+    assert timed["score"] >= timed["max_score"] > 0  # full marks (bonus on top)
+    phases = timed["phases"]
+    assert {"start-up (fresh interpreter, imports)", "probe checks and starting networks", "training net (grader)",
+            "training kaiming (grader)", "training bn (grader)", "report (results.json, report.html, badge.svg)"} <= set(phases)
+    assert not any("reused" in p for p in phases)  # a first grade's cost: no training cache
+    seconds = [float(v.removesuffix(" s")) for v in phases.values()]
+    assert timed["wall_s"] >= max(seconds) > 0
