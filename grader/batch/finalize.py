@@ -18,7 +18,7 @@ from grader.batch.manifest import Manifest, read_manifest
 from grader.batch.manualpage import load_results
 from grader.batch.manualcsv import Gradable, ManualCsvError, ManualScore, read_manual_csv
 from grader.batch.classpage import write_class_pages
-from grader.batch.records import DONE_STATUSES, GRADE_FILE, StudentRecord, load_record, now, scores_of
+from grader.batch.records import GRADE_FILE, StudentRecord, has_scores, load_record, now, scores_of
 from grader.results.model import GradeResult, review_note
 from grader.results.store import RESULT_FILE
 from grader.results.write import render_outputs, write_atomic, write_files
@@ -101,7 +101,7 @@ def _load(manifest: Manifest, out: Path) -> tuple[dict[str, StudentRecord], dict
     students, not_graded = {}, {}
     for e in manifest.entries:
         record = records.get(e.student_id)
-        if record is None or record.status not in DONE_STATUSES:
+        if record is None or not has_scores(record):
             not_graded[e.student_id] = record.status if record else "not graded yet"
         elif e.student_id not in results:
             not_graded[e.student_id] = f"{record.status}, but without {RESULT_FILE}: grade again with --regrade"

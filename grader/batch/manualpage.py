@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from grader.batch.records import DONE_STATUSES, StudentRecord
+from grader.batch.records import StudentRecord, has_scores
 from grader.results.html import FEEDBACK_CHARS, FREE_TEXT_CHARS, clean, template_environment
 from grader.results.model import GradeResult
 from grader.results.store import RESULT_FILE, StoreError, result_from_json
@@ -26,7 +26,7 @@ def load_results(out: Path, records: Sequence[StudentRecord]) -> dict[str, Grade
     """The grader's own result (report-data.json) of each graded student that has one."""
     results = {}
     for r in records:
-        if r.status not in DONE_STATUSES:
+        if not has_scores(r):
             continue
         try:
             results[r.student_id] = result_from_json((out / r.student_id / RESULT_FILE).read_text(encoding="utf-8"))

@@ -16,6 +16,13 @@ from grader.results.write import write_atomic
 STATUSES = ("graded", "timed out", "failed to load", "worker died", "error")
 DONE_STATUSES = ("graded", "timed out")  # a rerun skips these; the others are graded again
 GRADE_FILE = "grade.json"
+
+
+def has_scores(record: StudentRecord) -> bool:
+    """The record carries the grader's scores, which a human grader completes and `finalize` merges: graded or
+    timed out, or failed to load because the code did not import (its answers.toml items are still scored;
+    a missing folder or a failed clone has none)."""
+    return record.status in DONE_STATUSES or (record.status == "failed to load" and record.total is not None)
 CLAIM_FILE = ".worker.json"
 ERROR_FILE = "error.log"
 GRADE_FILE_FORMAT = 1

@@ -232,7 +232,7 @@ def test_sigint_during_a_grade_exits_130_and_writes_nothing(tmp_path):
         time.sleep(0.2)
     assert marked_processes(f"{proc.pid}-"), "no sandboxed child started"
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=120)  # generous: on a loaded CI machine the interpreter exits slowly
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr and "Traceback" not in stderr + stdout
     assert not out.exists() or not list(out.iterdir()), list(out.iterdir())

@@ -36,9 +36,9 @@ def judge_optimizer(ctx, name: str) -> Verdict:
     key = name.lower()  # "adam" or "rmsprop": the other optimiser's library use costs only its own item
     static = [u for u in library_uses(ctx.submission_source(), "optimizer") if key in u.lower()]
     runtime = o.data.get("library_calls") or []
-    if runtime or static:
+    if runtime or static:  # the source's own words first (torch.optim.Adam): a student recognises those
         return Verdict(0.0, f"{name} must be written by hand, but the submission uses torch's optimiser code: "
-                            f"{', '.join((runtime + static)[:5])}.", diagnoses=("opt.library_use",))
+                            f"{', '.join((static + runtime)[:5])}.", diagnoses=("opt.library_use",))
     X, Y, W0 = (ctx.inputs()[k] for k in (P.OPT_X, P.OPT_Y, P.OPT_W0))
     settings = OPTIMIZER_SETTINGS[name]
     library = f"torch.optim.{LIBRARY[name].__name__}"
