@@ -225,14 +225,17 @@ def test_sigint_during_a_grade_exits_130_and_writes_nothing(tmp_path):
     (folder / "submission.py").write_text(attacks.BASE.read_text().replace(
         attacks.NET_FORWARD, "        import time\n        time.sleep(600)\n\n\nclass NetBN"))
     out = tmp_path / "out"
+    # Ctrl-C reaches a command run in the foreground of a terminal; a suite started in the background (`cmd &`
+    # in a script) has SIGINT ignored, which its children would inherit: the grader starts as a terminal's would
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", str(folder), "--out", str(out), "--only", "5.1.1",
-                             "--no-verify"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--no-verify"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not marked_processes(f"{proc.pid}-") and time.monotonic() < deadline:  # a child is grading
         time.sleep(0.2)
     assert marked_processes(f"{proc.pid}-"), "no sandboxed child started"
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)  # generous: on a loaded CI machine the interpreter exits slowly
+    stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr and "Traceback" not in stderr + stdout
     assert not out.exists() or not list(out.iterdir()), list(out.iterdir())
